@@ -151,4 +151,6 @@ export interface EventStoreService {
   readonly headPosition: Effect.Effect<GlobalPosition, StoreUnavailable>
 }
 
-export class EventStore extends Context.Service<EventStore, EventStoreService>()("@relata/domain/EventStore") {}
+export class EventStore extends Context.Service<EventStore, EventStoreService>()(
+  "@relata/domain/EventStore",
+) {}
