@@ -8,8 +8,9 @@ import { Context, type Effect, Schema, type Stream } from "effect"
 export type StreamVersion = number
 
 /**
- * The store-wide position of an event. Strictly increasing in commit order, starting at 1.
- * A bigint because KurrentDB's commit positions exceed 2^53.
+ * The store-wide position of an event. Strictly increasing in commit order and greater than
+ * StartOfStore, but not necessarily contiguous: a store may skip numbers (a rolled-back sequence
+ * value in PostgreSQL; KurrentDB's positions are byte offsets). A bigint because KurrentDB's commit positions exceed 2^53.
  */
 export type GlobalPosition = bigint
 
@@ -67,7 +68,10 @@ export interface RecordedEvent extends EventToAppend {
 export interface AppendResult {
   /** The stream's version after the append: the version of its last event. */
   readonly streamVersion: StreamVersion
-  /** The global position of the last event appended. */
+  /**
+   * The global position of the last event appended. An empty append returns the position of the
+   * stream's last event (StartOfStore when it has none), so it still serves as a read-your-writes token.
+   */
   readonly position: GlobalPosition
 }
 
@@ -80,7 +84,9 @@ export interface ReadStreamOptions {
 
 /** Which events a global read or subscription delivers. All given conditions must hold. */
 export interface EventFilter {
+  /** The event's type is one of these; an empty list matches no event. */
   readonly eventTypes?: ReadonlyArray<string>
+  /** The stream id starts with this exact, case-sensitive text (no wildcards). */
   readonly streamPrefix?: string
 }
 

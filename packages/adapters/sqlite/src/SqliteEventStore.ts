@@ -1,0 +1,390 @@
+/**
+ * The embedded default event store: one SQLite file in WAL mode through Node's built-in
+ * `node:sqlite`. One connection per store; every call runs synchronously on it, so an append's
+ * transaction (BEGIN IMMEDIATE ... COMMIT) never interleaves with another call of this process,
+ * and other processes take turns on the file's write lock.
+ */
+import path from "node:path"
+import type { DatabaseSync } from "node:sqlite"
+import {
+  type AppendResult,
+  type EventFilter,
+  EventStore,
+  type EventStoreService,
+  type EventToAppend,
+  ExpectedVersion,
+  type GlobalPosition,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  StartOfStore,
+  StoreUnavailable,
+  type SubscribeOptions,
+  WrongExpectedVersion,
+} from "@relata/domain"
+import { Array as Arr, Cause, Effect, Layer, type Scope, Stream } from "effect"
+import { CommitSignal } from "./internal/CommitSignal.ts"
+import { openDatabase, type Synchronous } from "./internal/openDatabase.ts"
+import { prepareStatements, type Statements, windowParams } from "./internal/queries.ts"
+import { isBusy, messageOf, primaryCode, SQLITE_CONSTRAINT } from "./internal/sqliteErrors.ts"
+import { SqliteStoreOpenError } from "./SqliteStoreOpenError.ts"
+
+/** How to open the store. Every field has a default. */
+export interface SqliteEventStoreConfig {
+  /** The database file, relative to the working directory; its folder is created. */
+  readonly path?: string
+  /**
+   * `PRAGMA synchronous`. FULL (the default) syncs the WAL on every commit: an acknowledged append
+   * survives a power loss. NORMAL survives a crash of the process but may lose the last commits on
+   * power loss, in exchange for several times the append rate.
+   */
+  readonly synchronous?: Synchronous
+  /** How long opening or appending waits for another process's write lock before failing (retryable). */
+  readonly busyTimeoutMs?: number
+  /** How often a caught-up subscriber looks for appends made by other processes. */
+  readonly pollIntervalMs?: number
+  /** Events per page when reading all events or catching up. */
+  readonly batchSize?: number
+}
+
+/** The defaults of `SqliteEventStoreConfig`. */
+export const defaults = {
+  path: "./data/relata.sqlite",
+  synchronous: "FULL",
+  busyTimeoutMs: 5_000,
+  pollIntervalMs: 200,
+  batchSize: 1_000,
+} as const satisfies Required<SqliteEventStoreConfig>
+
+/** The store plus what its owner needs: where the file is and how to close it. */
+export interface SqliteEventStoreHandle extends EventStoreService {
+  /** The database file, absolute. */
+  readonly path: string
+  /** Closes the connection; later calls fail with StoreUnavailable. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+// How many positions a filtered page may examine per query, in batches: enough to fill a page when
+// the filter matches one event in a few, small enough to keep each query short when it matches none.
+const filteredWindowFactor = 16
+
+const synchronousModes: ReadonlyArray<Synchronous> = ["OFF", "NORMAL", "FULL", "EXTRA"]
+
+const resolveConfig = (config: SqliteEventStoreConfig) => {
+  const resolved = {
+    path: path.resolve(config.path ?? defaults.path),
+    synchronous: config.synchronous ?? defaults.synchronous,
+    busyTimeoutMs: config.busyTimeoutMs ?? defaults.busyTimeoutMs,
+    pollIntervalMs: config.pollIntervalMs ?? defaults.pollIntervalMs,
+    batchSize: config.batchSize ?? defaults.batchSize,
+  }
+  const invalid = (reason: string) =>
+    new SqliteStoreOpenError({
+      path: resolved.path,
+      reason: `invalid configuration: ${reason}`,
+      retryable: false,
+    })
+  const rawPath = config.path ?? defaults.path
+  if (rawPath.trim() === "" || rawPath === ":memory:" || rawPath.startsWith("file:")) {
+    throw invalid(`path must name a file (WAL needs one), got "${rawPath}"`)
+  }
+  if (!synchronousModes.includes(resolved.synchronous)) {
+    throw invalid(`synchronous must be one of ${synchronousModes.join(", ")}, got "${resolved.synchronous}"`)
+  }
+  if (!Number.isInteger(resolved.busyTimeoutMs) || resolved.busyTimeoutMs < 0) {
+    throw invalid(`busyTimeoutMs must be a whole number >= 0, got ${resolved.busyTimeoutMs}`)
+  }
+  if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs <= 0) {
+    throw invalid(`pollIntervalMs must be a number > 0, got ${resolved.pollIntervalMs}`)
+  }
+  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
+    throw invalid(`batchSize must be a whole number >= 1, got ${resolved.batchSize}`)
+  }
+  return resolved
+}
+
+const satisfies = (expected: ExpectedVersion, current: number): boolean => {
+  switch (expected._tag) {
+    case "Any":
+      return true
+    case "NoStream":
+      return current === 0
+    case "StreamExists":
+      return current > 0
+    case "Exact":
+      return current === expected.version
+  }
+}
+
+/** SQLite stores positions as 64-bit integers; ours stay far below 2^53, so numbers are exact. */
+const toCursor = (position: GlobalPosition): number =>
+  position <= 0n
+    ? 0
+    : position >= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number.MAX_SAFE_INTEGER
+      : Number(position)
+
+/** A count limit as SQLite's LIMIT takes it: a whole number >= 0. */
+const toLimit = (limit: number | undefined): number =>
+  limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit))
+
+interface StreamRow {
+  readonly version: number
+  readonly position: number
+}
+
+const build = (
+  db: DatabaseSync,
+  st: Statements,
+  config: ReturnType<typeof resolveConfig>,
+): SqliteEventStoreHandle => {
+  const signal = new CommitSignal()
+  let closed = false
+
+  const unavailable = (action: string, cause: unknown): StoreUnavailable =>
+    closed
+      ? new StoreUnavailable({ reason: `${action}: the store is closed`, retryable: false, cause })
+      : isBusy(cause)
+        ? new StoreUnavailable({
+            reason: `${action}: another connection held the write lock for longer than ${config.busyTimeoutMs} ms`,
+            retryable: true,
+            cause,
+          })
+        : new StoreUnavailable({ reason: `${action}: ${messageOf(cause)}`, retryable: false, cause })
+
+  const streamVersion = (streamId: string): StreamRow | undefined =>
+    st.streamVersion.get(streamId) as StreamRow | undefined
+
+  const appendFailure = (
+    streamId: string,
+    expected: ExpectedVersion,
+    cause: unknown,
+  ): WrongExpectedVersion | StoreUnavailable => {
+    if (primaryCode(cause) === SQLITE_CONSTRAINT) {
+      // UNIQUE (stream_id, version) fired: another writer got past the version check, which the write
+      // lock should make impossible. The append is rolled back; report the stream's real version.
+      if (messageOf(cause).includes("events.stream_id")) {
+        try {
+          return new WrongExpectedVersion({
+            streamId,
+            expected: ExpectedVersion.format(expected),
+            actual: streamVersion(streamId)?.version ?? 0,
+          })
+        } catch (readFailure) {
+          return unavailable(`append to ${streamId}`, readFailure)
+        }
+      }
+      if (messageOf(cause).includes("events.event_id")) {
+        return new StoreUnavailable({
+          reason: `append to ${streamId}: an event with one of these event ids is already stored; event ids must be unique`,
+          retryable: false,
+          cause,
+        })
+      }
+    }
+    return unavailable(`append to ${streamId}`, cause)
+  }
+
+  const rollback = (): void => {
+    try {
+      if (db.isOpen && db.isTransaction) st.rollback.run()
+    } catch {
+      // The connection is unusable; the error that brought us here is the one to report.
+    }
+  }
+
+  const append = (
+    streamId: string,
+    events: ReadonlyArray<EventToAppend>,
+    expected: ExpectedVersion,
+  ): Effect.Effect<AppendResult, WrongExpectedVersion | StoreUnavailable> =>
+    Effect.suspend(() => {
+      try {
+        st.begin.run()
+        const last = streamVersion(streamId)
+        const current = last?.version ?? 0
+        if (!satisfies(expected, current)) {
+          st.rollback.run()
+          return Effect.fail(
+            new WrongExpectedVersion({
+              streamId,
+              expected: ExpectedVersion.format(expected),
+              actual: current,
+            }),
+          )
+        }
+        if (events.length === 0) {
+          st.rollback.run()
+          return Effect.succeed({ streamVersion: current, position: BigInt(last?.position ?? 0) })
+        }
+        let version = current
+        let position: number | bigint = 0
+        for (const event of events) {
+          version++
+          position = st.insert.run(
+            streamId,
+            version,
+            event.eventId,
+            event.type,
+            event.schemaVersion,
+            JSON.stringify(event.data),
+            JSON.stringify(event.metadata),
+          ).lastInsertRowid
+        }
+        // run() has stepped and reset every statement, so COMMIT finds none in progress.
+        st.commit.run()
+        signal.notify()
+        return Effect.succeed({ streamVersion: version, position: BigInt(position) })
+      } catch (cause) {
+        rollback()
+        return Effect.fail(appendFailure(streamId, expected, cause))
+      }
+    })
+
+  const readStream = (
+    streamId: string,
+    options?: ReadStreamOptions,
+  ): Effect.Effect<ReadonlyArray<RecordedEvent>, StoreUnavailable> =>
+    Effect.try({
+      try: () => {
+        const limit = toLimit(options?.limit)
+        if (limit === 0) return []
+        // SQLite reads a negative LIMIT as "no limit".
+        const sqlLimit = Number.isFinite(limit) ? limit : -1
+        const rows =
+          options?.direction === "backwards"
+            ? st.readStreamBackwards.all(streamId, options.from ?? Number.MAX_SAFE_INTEGER, sqlLimit)
+            : st.readStreamForwards.all(streamId, options?.from ?? 1, sqlLimit)
+        return st.toRecordedEvents(rows)
+      },
+      catch: (cause) => unavailable(`read stream ${streamId}`, cause),
+    })
+
+  const readHead = (): number => Number(st.head.get()?.head ?? 0)
+
+  const headPosition: Effect.Effect<GlobalPosition, StoreUnavailable> = Effect.try({
+    try: () => BigInt(readHead()),
+    catch: (cause) => unavailable("read the head position", cause),
+  })
+
+  /**
+   * Pages through the primary key from `after`, one window of positions per query. A position is
+   * assigned under the write lock as max + 1 and commits in that order, so every position up to a head
+   * we have read is committed and final: the cursor may move past a window that held no match, and
+   * nothing can appear behind it later. Live pages wait only when caught up, for a commit of this
+   * process or the poll interval, whichever comes first.
+   */
+  const pages = (
+    after: GlobalPosition,
+    filter: EventFilter | undefined,
+    limit: number,
+    live: boolean,
+  ): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    Stream.fromPull(
+      Effect.sync(() => {
+        const filtered = filter?.eventTypes !== undefined || filter?.streamPrefix !== undefined
+        const window = filtered ? config.batchSize * filteredWindowFactor : config.batchSize
+        const statement = st.readWindow(filter)
+        let cursor = toCursor(after)
+        let remaining = limit
+        let head = 0
+        let headRead = false
+
+        const next = (): Effect.Effect<
+          Arr.NonEmptyReadonlyArray<RecordedEvent>,
+          StoreUnavailable | Cause.Done
+        > => {
+          if (remaining <= 0) return Cause.done()
+          // Noted before reading the head: a commit after this point makes the wait below return at once.
+          const seen = signal.generation
+          let events: Array<RecordedEvent>
+          try {
+            if (cursor >= head && (live || !headRead)) {
+              head = readHead()
+              headRead = true
+            }
+            if (cursor >= head) {
+              return live ? Effect.flatMap(signal.waitAfter(seen, config.pollIntervalMs), next) : Cause.done()
+            }
+            const upTo = Math.min(cursor + window, head)
+            const want = Math.min(config.batchSize, remaining)
+            const rows = statement.all(windowParams(filter, cursor, upTo, want))
+            events = st.toRecordedEvents(rows)
+            const lastEvent = events[events.length - 1]
+            // A full page may stop short of upTo; otherwise the window held every match up to it.
+            cursor = events.length === want && lastEvent !== undefined ? Number(lastEvent.position) : upTo
+          } catch (cause) {
+            return Effect.fail(unavailable(live ? "subscribe" : "read all events", cause))
+          }
+          if (!Arr.isReadonlyArrayNonEmpty(events)) return Effect.flatMap(Effect.yieldNow, next)
+          remaining -= events.length
+          return Effect.succeed(events)
+        }
+        return Effect.suspend(next)
+      }),
+    )
+
+  const readAll = (options?: ReadAllOptions): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    pages(options?.after ?? StartOfStore, options?.filter, toLimit(options?.limit), false)
+
+  const subscribe = (options?: SubscribeOptions): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    pages(options?.after ?? StartOfStore, options?.filter, Number.POSITIVE_INFINITY, true)
+
+  const close = Effect.sync(() => {
+    if (closed) return
+    closed = true
+    db.close()
+    // Wake live subscribers so they fail with "closed" now rather than at their next poll.
+    signal.notify()
+  })
+
+  return { path: config.path, append, readStream, readAll, subscribe, headPosition, close }
+}
+
+/**
+ * Opens (creating if needed) the store's file and returns the store with its `close`; the caller
+ * closes it. Fails with `SqliteStoreOpenError` naming what is wrong.
+ */
+export const makeSqliteEventStore = (
+  config: SqliteEventStoreConfig = {},
+): Effect.Effect<SqliteEventStoreHandle, SqliteStoreOpenError> =>
+  Effect.try({
+    try: () => {
+      const resolved = resolveConfig(config)
+      const db = openDatabase(resolved)
+      try {
+        return build(db, prepareStatements(db), resolved)
+      } catch (cause) {
+        db.close()
+        throw new SqliteStoreOpenError({
+          path: resolved.path,
+          reason: `prepare statements: ${messageOf(cause)}`,
+          retryable: false,
+          cause,
+        })
+      }
+    },
+    catch: (cause) =>
+      cause instanceof SqliteStoreOpenError
+        ? cause
+        : new SqliteStoreOpenError({
+            path: path.resolve(config.path ?? defaults.path),
+            reason: messageOf(cause),
+            retryable: false,
+            cause,
+          }),
+  })
+
+/** The store as an `EventStore` service, closed when the scope closes. */
+export const make = (
+  config: SqliteEventStoreConfig = {},
+): Effect.Effect<EventStoreService, SqliteStoreOpenError, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(makeSqliteEventStore(config), (handle) => handle.close),
+    ({ append, readStream, readAll, subscribe, headPosition }): EventStoreService =>
+      EventStore.of({ append, readStream, readAll, subscribe, headPosition }),
+  )
+
+/** Provides `EventStore` from one SQLite file; the file is closed when the layer's scope closes. */
+export const layer = (config: SqliteEventStoreConfig = {}): Layer.Layer<EventStore, SqliteStoreOpenError> =>
+  Layer.effect(EventStore, make(config))
