@@ -27,7 +27,11 @@ export interface EventSourcedModel<Command, Event, State, RuleViolation, DecodeE
   readonly decider: Decider<Command, Event, State, RuleViolation>
   readonly streamIdOf: (command: Command) => string
   readonly commandIdOf: (command: Command) => string
-  readonly encodeEvent: (event: Event) => { readonly type: string; readonly schemaVersion: number; readonly data: JsonObject }
+  readonly encodeEvent: (event: Event) => {
+    readonly type: string
+    readonly schemaVersion: number
+    readonly data: JsonObject
+  }
   readonly decodeEvent: (recorded: RecordedEvent) => Result.Result<Event, DecodeError>
   /** Metadata every event of the command's decision carries (actor, reason, correlation, effective time...). */
   readonly metadataOf: (command: Command) => JsonObject
@@ -74,12 +78,15 @@ export interface CommandResult<Event, State> {
 }
 
 /** A stored event could not be read back: the stream cannot be decided on until it is fixed or upcast. */
-export class StoredEventUnreadable extends Schema.TaggedError<StoredEventUnreadable>()("StoredEventUnreadable", {
-  streamId: Schema.String,
-  version: Schema.Number,
-  type: Schema.String,
-  cause: Schema.Defect(),
-}) {
+export class StoredEventUnreadable extends Schema.TaggedError<StoredEventUnreadable>()(
+  "StoredEventUnreadable",
+  {
+    streamId: Schema.String,
+    version: Schema.Number,
+    type: Schema.String,
+    cause: Schema.Defect(),
+  },
+) {
   override get message(): string {
     return `Event ${this.type} at version ${this.version} of ${this.streamId} cannot be read`
   }
@@ -99,7 +106,10 @@ export interface CommandHandler<Command, Event, State, RuleViolation> {
   /** The stream's current state and version, as the handler sees it before deciding. */
   readonly load: (
     streamId: string,
-  ) => Effect.Effect<{ readonly state: State; readonly version: StreamVersion }, StoreUnavailable | StoredEventUnreadable>
+  ) => Effect.Effect<
+    { readonly state: State; readonly version: StreamVersion },
+    StoreUnavailable | StoredEventUnreadable
+  >
 }
 
 /** Where a command's events sit in its stream. */
@@ -144,7 +154,8 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
   const maxTransientRetries = config.maxTransientRetries ?? 3
   const snapshotEvery = config.snapshotEvery ?? 100
   const idempotencyWindow = config.idempotencyWindow ?? 100
-  const snapshotting = model.snapshot !== undefined && snapshotStore !== undefined ? model.snapshot : undefined
+  const snapshotting =
+    model.snapshot !== undefined && snapshotStore !== undefined ? model.snapshot : undefined
 
   const decodeAll = (streamId: string, recorded: ReadonlyArray<RecordedEvent>) =>
     Effect.suspend(() => {
@@ -153,7 +164,12 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
         const decoded = model.decodeEvent(event)
         if (Result.isFailure(decoded)) {
           return Effect.fail(
-            new StoredEventUnreadable({ streamId, version: event.version, type: event.type, cause: decoded.failure }),
+            new StoredEventUnreadable({
+              streamId,
+              version: event.version,
+              type: event.type,
+              cause: decoded.failure,
+            }),
           )
         }
         events.push(decoded.success)
@@ -241,7 +257,10 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
         streamId,
         version: loaded.version,
         stateSchemaVersion: snapshotting.stateSchemaVersion,
-        state: { state: snapshotting.encode(loaded.state), bookkeeping: bookkeeping as unknown as JsonObject },
+        state: {
+          state: snapshotting.encode(loaded.state),
+          bookkeeping: bookkeeping as unknown as JsonObject,
+        },
       })
       .pipe(
         // A snapshot is an optimisation: failing to save one must not fail a command that was appended.
@@ -252,7 +271,9 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
   /** The result a command produced the first time it ran, rebuilt from the stream. */
   const replay = (streamId: string, loaded: LoadedStream<State>, applied: AppliedCommand) =>
     Effect.gen(function* () {
-      const inLoaded = loaded.events.filter((e) => e.version >= applied.fromVersion && e.version <= applied.toVersion)
+      const inLoaded = loaded.events.filter(
+        (e) => e.version >= applied.fromVersion && e.version <= applied.toVersion,
+      )
       const recorded =
         inLoaded.length === applied.toVersion - applied.fromVersion + 1
           ? inLoaded
@@ -310,7 +331,11 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
         metadata,
       }))
       const expected = loaded.version === 0 ? ExpectedVersion.noStream : ExpectedVersion.exact(loaded.version)
-      const appended = yield* eventStore.append(streamId, withChainHashes(streamId, loaded.tip, toAppend), expected)
+      const appended = yield* eventStore.append(
+        streamId,
+        withChainHashes(streamId, loaded.tip, toAppend),
+        expected,
+      )
 
       let state = loaded.state
       for (const event of events) state = model.decider.evolve(state, event)

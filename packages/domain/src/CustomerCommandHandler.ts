@@ -10,9 +10,17 @@ import {
   makeCommandHandler,
 } from "./CommandHandler.ts"
 import type { CustomerCommand } from "./CustomerCommand.ts"
-import { type CustomerDecider as CustomerDeciderShape, CustomerDecider, CustomerState } from "./CustomerDecider.ts"
+import {
+  CustomerDecider,
+  type CustomerDecider as CustomerDeciderShape,
+  CustomerState,
+} from "./CustomerDecider.ts"
 import type { CustomerEvent } from "./CustomerEvent.ts"
-import { type CustomerEventDecodeError, decodeCustomerEvent, encodeCustomerEvent } from "./CustomerEventCodec.ts"
+import {
+  type CustomerEventDecodeError,
+  decodeCustomerEvent,
+  encodeCustomerEvent,
+} from "./CustomerEventCodec.ts"
 import { customerStreamId } from "./CustomerId.ts"
 import type { CustomerRuleViolation } from "./CustomerRuleViolation.ts"
 import { EventStore, type JsonObject } from "./EventStore.ts"
@@ -20,7 +28,6 @@ import { SnapshotStore } from "./SnapshotStore.ts"
 
 /** The prefix of every customer stream; projections subscribe with it. */
 export const customerStreamPrefix = "customer-"
-
 
 /** Bump when CustomerState's shape changes: older snapshots are then ignored and rebuilt from events. */
 export const customerStateSchemaVersion = 1
@@ -44,7 +51,13 @@ export const customerEventMetadata = (command: CustomerCommand): JsonObject => {
 /** The Customer as the command handler stores it, for a given decider (policies). */
 export const customerModel = (
   decider: CustomerDeciderShape = CustomerDecider,
-): EventSourcedModel<CustomerCommand, CustomerEvent, CustomerState, CustomerRuleViolation, CustomerEventDecodeError> => ({
+): EventSourcedModel<
+  CustomerCommand,
+  CustomerEvent,
+  CustomerState,
+  CustomerRuleViolation,
+  CustomerEventDecodeError
+> => ({
   decider,
   streamIdOf: (command) => customerStreamId(command.customerId),
   commandIdOf: (command) => command.commandId,
@@ -66,9 +79,10 @@ export type CustomerCommandHandlerService = CommandHandler<
 >
 
 /** The Customer command handler as a service: needs an EventStore, uses a SnapshotStore when one is provided. */
-export class CustomerCommandHandler extends Context.Service<CustomerCommandHandler, CustomerCommandHandlerService>()(
-  "@relata/domain/CustomerCommandHandler",
-) {
+export class CustomerCommandHandler extends Context.Service<
+  CustomerCommandHandler,
+  CustomerCommandHandlerService
+>()("@relata/domain/CustomerCommandHandler") {
   static readonly layer = (
     options: { readonly decider?: CustomerDeciderShape; readonly config?: CommandHandlerConfig } = {},
   ): Layer.Layer<CustomerCommandHandler, never, EventStore> =>

@@ -7,7 +7,8 @@ export const makeInMemorySnapshotStore = (): SnapshotStoreService => {
   const snapshots = new Map<string, Snapshot>()
   const key = (streamId: string, stateSchemaVersion: number) => `${stateSchemaVersion}\u0000${streamId}`
   return {
-    load: (streamId, stateSchemaVersion) => Effect.sync(() => snapshots.get(key(streamId, stateSchemaVersion))),
+    load: (streamId, stateSchemaVersion) =>
+      Effect.sync(() => snapshots.get(key(streamId, stateSchemaVersion))),
     save: (snapshot) =>
       Effect.sync(() => {
         const k = key(snapshot.streamId, snapshot.stateSchemaVersion)
@@ -20,4 +21,7 @@ export const makeInMemorySnapshotStore = (): SnapshotStoreService => {
 }
 
 /** A layer with a fresh in-memory snapshot store. */
-export const InMemorySnapshotStoreLayer: Layer.Layer<SnapshotStore> = Layer.sync(SnapshotStore, makeInMemorySnapshotStore)
+export const InMemorySnapshotStoreLayer: Layer.Layer<SnapshotStore> = Layer.sync(
+  SnapshotStore,
+  makeInMemorySnapshotStore,
+)

@@ -3,6 +3,7 @@ import {
   CommandId,
   CustomerCommandHandler,
   CustomerDecider,
+  customerModel,
   customerStateSchemaVersion,
   customerStreamId,
   decodeCustomerEvent,
@@ -15,7 +16,6 @@ import {
   makeCommandHandler,
   makeInMemoryEventStore,
   makeInMemorySnapshotStore,
-  customerModel,
   SnapshotStore,
   StoreUnavailable,
   verifyStreamChain,
@@ -62,7 +62,11 @@ const instrumented = (store: EventStoreService) => {
         Effect.tap(() => Effect.yieldNow),
       ),
   }
-  return { service, counts, failAppends: (...failures: Array<StoreUnavailable>) => (failNextAppends = failures) }
+  return {
+    service,
+    counts,
+    failAppends: (...failures: Array<StoreUnavailable>) => (failNextAppends = failures),
+  }
 }
 
 const handlerOn = (store: EventStoreService, config = {}) =>
@@ -87,7 +91,8 @@ describe("CustomerCommandHandler", () => {
         recordedAt: "2024-02-01T10:00:00.000Z",
       })
       expect(stored?.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-    }))
+    }),
+  )
 
   it.effect("chains every appended event to the previous one of its stream", () =>
     Effect.gen(function* () {
@@ -103,7 +108,8 @@ describe("CustomerCommandHandler", () => {
         ok: false,
         brokenLink: { version: 3 },
       })
-    }))
+    }),
+  )
 
   it.effect("returns the first result for a repeated command id and appends nothing", () =>
     Effect.gen(function* () {
@@ -117,7 +123,8 @@ describe("CustomerCommandHandler", () => {
       expect(again.streamVersion).toBe(first.streamVersion)
       expect(again.position).toBe(first.position)
       expect(yield* store.readStream(streamId)).toHaveLength(2)
-    }))
+    }),
+  )
 
   it.effect("rejects a rule violation with the decider's error and appends nothing", () =>
     Effect.gen(function* () {
@@ -127,7 +134,8 @@ describe("CustomerCommandHandler", () => {
       expect(exit).toMatchObject({ _tag: "Failure" })
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("CustomerNotFound")
       expect(yield* store.headPosition).toBe(0n)
-    }))
+    }),
+  )
 
   it.live("retries a conflict by reloading and deciding again, so concurrent commands all apply", () =>
     Effect.gen(function* () {
@@ -143,7 +151,8 @@ describe("CustomerCommandHandler", () => {
       // More appends than commands: some lost the race, reloaded and won later.
       expect(counts.appends).toBeGreaterThan(9)
       expect(verifyStreamChain(events)).toMatchObject({ ok: true })
-    }))
+    }),
+  )
 
   it.effect("fails at once with the real version when the caller's expected version is stale", () =>
     Effect.gen(function* () {
@@ -157,7 +166,8 @@ describe("CustomerCommandHandler", () => {
       expect(counts.appends).toBe(appendsBefore)
       const ok = yield* handler.handle(followUp(2), { expectedVersion: 2 })
       expect(ok.streamVersion).toBe(3)
-    }))
+    }),
+  )
 
   it.effect("retries a retryable store failure with backoff, and gives up on one that is not", () =>
     Effect.gen(function* () {
@@ -173,7 +183,8 @@ describe("CustomerCommandHandler", () => {
       const error = yield* Effect.flip(handler.handle(followUp(1)))
       expect(error).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
       expect(yield* service.readStream(streamId)).toHaveLength(1)
-    }))
+    }),
+  )
 
   it.effect("reports a stored event it cannot read instead of deciding on a wrong state", () =>
     Effect.gen(function* () {
@@ -182,8 +193,14 @@ describe("CustomerCommandHandler", () => {
       yield* handler.handle(register())
       yield* store.tamper({ streamId, version: 1 }, { type: "NoSuchEvent" })
       const error = yield* Effect.flip(handler.handle(followUp(1)))
-      expect(error).toMatchObject({ _tag: "StoredEventUnreadable", streamId, version: 1, type: "NoSuchEvent" })
-    }))
+      expect(error).toMatchObject({
+        _tag: "StoredEventUnreadable",
+        streamId,
+        version: 1,
+        type: "NoSuchEvent",
+      })
+    }),
+  )
 
   describe("snapshots", () => {
     it.effect("loads the latest snapshot and only the events after it, to the same state", () =>
@@ -203,7 +220,9 @@ describe("CustomerCommandHandler", () => {
         counts.eventsRead = 0
         const loaded = yield* handler.load(streamId)
         expect(counts.eventsRead).toBe(5)
-        const all = (yield* service.readStream(streamId)).map((e) => Result.getOrThrow(decodeCustomerEvent(e)))
+        const all = (yield* service.readStream(streamId)).map((e) =>
+          Result.getOrThrow(decodeCustomerEvent(e)),
+        )
         expect(loaded).toEqual({ state: foldEvents(CustomerDecider, all), version: 25 })
 
         // Chaining and idempotency go on across the snapshot.
@@ -212,7 +231,8 @@ describe("CustomerCommandHandler", () => {
         const replayed = yield* handler.handle(followUp(3))
         expect(replayed).toMatchObject({ replayed: true, streamVersion: 4 })
         expect(replayed.events.map((e) => e._tag)).toEqual(["FollowUpRecorded"])
-      }))
+      }),
+    )
 
     it.effect("ignores a snapshot taken with another state schema version, or one it cannot decode", () =>
       Effect.gen(function* () {
@@ -229,20 +249,27 @@ describe("CustomerCommandHandler", () => {
           streamId,
           version: 5,
           stateSchemaVersion: customerStateSchemaVersion - 1,
-          state: { state: { status: "unregistered" }, bookkeeping: { tipHash: "", position: "0", commands: [] } },
+          state: {
+            state: { status: "unregistered" },
+            bookkeeping: { tipHash: "", position: "0", commands: [] },
+          },
         })
         yield* snapshots.save({
           streamId,
           version: 4,
           stateSchemaVersion: customerStateSchemaVersion,
-          state: { state: { status: "no such status" }, bookkeeping: { tipHash: "", position: "0", commands: [] } },
+          state: {
+            state: { status: "no such status" },
+            bookkeeping: { tipHash: "", position: "0", commands: [] },
+          },
         })
         counts.eventsRead = 0
         const loaded = yield* handler.load(streamId)
         expect(counts.eventsRead).toBe(5)
         expect(loaded.version).toBe(5)
         expect(loaded.state).toMatchObject({ status: "registered", followUps: 4 })
-      }))
+      }),
+    )
   })
 
   it.effect("is available as a layer over the EventStore and, when provided, the SnapshotStore", () =>
@@ -258,6 +285,6 @@ describe("CustomerCommandHandler", () => {
           Layer.provideMerge(Layer.mergeAll(InMemoryEventStore.layer, InMemorySnapshotStoreLayer)),
         ),
       ),
-    ))
+    ),
+  )
 })
-
