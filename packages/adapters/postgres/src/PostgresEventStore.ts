@@ -1,0 +1,393 @@
+/**
+ * The EventStore port on PostgreSQL through `pg`: a pool for appends and reads, one LISTEN
+ * connection to wake subscribers. Each append is one statement (one round trip, one transaction)
+ * calling the schema's append function, which checks the expected version, writes the events and
+ * notifies subscribers, all or nothing.
+ *
+ * Positions are handed out under a per-schema lock held until commit, so they become visible in the
+ * order they are handed out: a reader never sees position n+1 before n, and readers page through
+ * the primary key without waiting for gaps to close (docs/decisions/0007-postgres-late-commits.md).
+ *
+ *   PostgresEventStore.layer({ connectionString: "postgresql://relata@db:5432/relata" })
+ */
+import {
+  type AppendResult,
+  type EventFilter,
+  EventStore,
+  type EventStoreService,
+  type EventToAppend,
+  ExpectedVersion,
+  type GlobalPosition,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  StartOfStore,
+  StoreUnavailable,
+  type SubscribeOptions,
+  WrongExpectedVersion,
+} from "@relata/domain"
+import { type Array as Arr, Cause, Effect, Layer, Queue, Redacted, Result, type Scope, Stream } from "effect"
+import type pg from "pg"
+import { type Connection, openPool, resolveConnection } from "./internal/connection.ts"
+import { schemaNamePattern, schemaNames } from "./internal/migrations.ts"
+import { makeNotifier } from "./internal/Notifier.ts"
+import { codeOf, storeUnavailable, UNIQUE_VIOLATION } from "./internal/pgErrors.ts"
+import {
+  type AppendRow,
+  type EventRow,
+  makeQueries,
+  type PageRow,
+  toRecordedEvent,
+} from "./internal/queries.ts"
+import { PostgresStoreOpenError } from "./PostgresStoreOpenError.ts"
+
+/** How to reach the server and how the store behaves. Only `connectionString` is required. */
+export interface PostgresEventStoreConfig {
+  /**
+   * `postgresql://user:password@host:port/database` (libpq's URI form). Pass it `Redacted` to keep
+   * the password out of logs; it never appears in the store's errors either way.
+   */
+  readonly connectionString: string | Redacted.Redacted<string>
+  /** The schema holding the store's tables, created on start. Lower-case letters, digits, `_`. */
+  readonly schema?: string
+  /** Connections in the pool, for appends and reads. Subscribers share one more for LISTEN. */
+  readonly poolSize?: number
+  /**
+   * How often a caught-up subscriber reads anyway. A fallback only: appends wake subscribers
+   * through LISTEN/NOTIFY at once; polling covers a LISTEN connection that is down.
+   */
+  readonly pollIntervalMs?: number
+  /** Events per page when reading all events or catching up. */
+  readonly batchSize?: number
+  /** How long to wait for a connection (at start and from the pool) before failing. */
+  readonly connectTimeoutMs?: number
+  /**
+   * How long an append waits for the append lock (held by each append until it commits) before
+   * failing with a retryable StoreUnavailable. Appends hold it for milliseconds; a long wait means
+   * a session is holding it in an open transaction.
+   */
+  readonly lockTimeoutMs?: number
+  /** `application_name` of the store's connections, as `pg_stat_activity` shows them. */
+  readonly applicationName?: string
+}
+
+/** The defaults of `PostgresEventStoreConfig`. */
+export const defaults = {
+  schema: "relata",
+  poolSize: 10,
+  pollIntervalMs: 1_000,
+  batchSize: 1_000,
+  connectTimeoutMs: 10_000,
+  lockTimeoutMs: 10_000,
+  applicationName: "relata",
+} as const satisfies Required<Omit<PostgresEventStoreConfig, "connectionString">>
+
+/** The store plus what its owner needs: its schema, and how to close it. */
+export interface PostgresEventStoreHandle extends EventStoreService {
+  /** The schema the store's tables live in. */
+  readonly schema: string
+  /** Ends the pool and the LISTEN connection; later calls fail with StoreUnavailable. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+// How many positions a filtered page may examine per query, in pages: enough to fill a page when the
+// filter matches one event in a few, small enough to keep each query short when it matches none.
+const filteredWindowFactor = 16
+
+const toLimit = (limit: number | undefined): number =>
+  limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit))
+
+const isActive = (filter: EventFilter | undefined): filter is EventFilter =>
+  filter !== undefined && (filter.eventTypes !== undefined || filter.streamPrefix !== undefined)
+
+const resolveConfig = (config: PostgresEventStoreConfig) => {
+  const connectionString = Redacted.isRedacted(config.connectionString)
+    ? Redacted.value(config.connectionString)
+    : config.connectionString
+  const resolved = {
+    connectionString,
+    schema: config.schema ?? defaults.schema,
+    poolSize: config.poolSize ?? defaults.poolSize,
+    pollIntervalMs: config.pollIntervalMs ?? defaults.pollIntervalMs,
+    batchSize: config.batchSize ?? defaults.batchSize,
+    connectTimeoutMs: config.connectTimeoutMs ?? defaults.connectTimeoutMs,
+    lockTimeoutMs: config.lockTimeoutMs ?? defaults.lockTimeoutMs,
+    applicationName: config.applicationName ?? defaults.applicationName,
+  }
+  const connection = resolveConnection(connectionString)
+  const invalid = (reason: string) =>
+    new PostgresStoreOpenError({
+      ...connection.target,
+      reason: `invalid configuration: ${reason}`,
+      retryable: false,
+    })
+  if (connection.problem !== undefined) throw invalid(connection.problem)
+  if (!schemaNamePattern.test(resolved.schema)) {
+    throw invalid(
+      `schema must be 1 to 48 lower-case letters, digits or underscores, not starting with a digit; got "${resolved.schema}"`,
+    )
+  }
+  if (!Number.isInteger(resolved.poolSize) || resolved.poolSize < 1) {
+    throw invalid(`poolSize must be a whole number >= 1, got ${resolved.poolSize}`)
+  }
+  if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs <= 0) {
+    throw invalid(`pollIntervalMs must be a number > 0, got ${resolved.pollIntervalMs}`)
+  }
+  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
+    throw invalid(`batchSize must be a whole number >= 1, got ${resolved.batchSize}`)
+  }
+  if (!Number.isInteger(resolved.connectTimeoutMs) || resolved.connectTimeoutMs < 1) {
+    throw invalid(`connectTimeoutMs must be a whole number >= 1, got ${resolved.connectTimeoutMs}`)
+  }
+  if (!Number.isInteger(resolved.lockTimeoutMs) || resolved.lockTimeoutMs < 1) {
+    throw invalid(`lockTimeoutMs must be a whole number >= 1, got ${resolved.lockTimeoutMs}`)
+  }
+  return { ...resolved, connection }
+}
+
+type ResolvedConfig = ReturnType<typeof resolveConfig>
+
+const build = (pool: pg.Pool, connection: Connection, config: ResolvedConfig): PostgresEventStoreHandle => {
+  const names = schemaNames(config.schema)
+  const queries = makeQueries(names)
+  const notifier = makeNotifier(
+    {
+      ...connection.clientConfig,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      application_name: `${config.applicationName}-listener`,
+    },
+    names.channel,
+  )
+  let closed = false
+
+  const unavailable = (operation: string, cause: unknown): StoreUnavailable =>
+    closed
+      ? new StoreUnavailable({ reason: `${operation}: the store is closed`, retryable: false, cause })
+      : storeUnavailable(operation, cause)
+
+  const run = <R extends pg.QueryResultRow>(operation: string, query: pg.QueryConfig) =>
+    Effect.tryPromise({
+      try: () => pool.query<R>(query),
+      catch: (cause) => unavailable(operation, cause),
+    })
+
+  const currentVersion = (streamId: string) =>
+    Effect.map(
+      run<{ version: number }>(`read the version of stream ${streamId}`, queries.streamVersion(streamId)),
+      (result) => result.rows[0]?.version ?? 0,
+    )
+
+  const append = (
+    streamId: string,
+    events: ReadonlyArray<EventToAppend>,
+    expected: ExpectedVersion,
+  ): Effect.Effect<AppendResult, WrongExpectedVersion | StoreUnavailable> =>
+    Effect.gen(function* () {
+      const operation = `append to stream ${streamId}`
+      const rejected = (actual: number) =>
+        new WrongExpectedVersion({ streamId, expected: ExpectedVersion.format(expected), actual })
+      const outcome = yield* Effect.result(
+        Effect.tryPromise({
+          try: () => pool.query<AppendRow>(queries.append(streamId, events, expected)),
+          catch: (cause) => cause,
+        }),
+      )
+      if (Result.isFailure(outcome)) {
+        // A duplicate event id, or a version written behind the function's back: the statement was
+        // rolled back whole; report the stream's real version as for any other conflict.
+        if (codeOf(outcome.failure) === UNIQUE_VIOLATION && !closed) {
+          return yield* rejected(yield* currentVersion(streamId))
+        }
+        return yield* unavailable(operation, outcome.failure)
+      }
+      const row = outcome.success.rows[0]
+      if (row === undefined) {
+        return yield* unavailable(operation, new Error("the append function returned no row"))
+      }
+      if (!row.appended) return yield* rejected(row.stream_version)
+      return { streamVersion: row.stream_version, position: BigInt(row.last_position) }
+    })
+
+  const readStream = (
+    streamId: string,
+    options?: ReadStreamOptions,
+  ): Effect.Effect<ReadonlyArray<RecordedEvent>, StoreUnavailable> =>
+    Effect.suspend(() => {
+      const limit = toLimit(options?.limit)
+      if (limit === 0) return Effect.succeed([])
+      const direction = options?.direction ?? "forwards"
+      const from = options?.from ?? (direction === "forwards" ? 1 : 2_147_483_647) // integer's max: "from the end"
+      const clamped = Math.max(0, Math.min(Math.floor(from), 2_147_483_647))
+      return Effect.map(
+        run<EventRow>(
+          `read stream ${streamId}`,
+          queries.readStream(streamId, direction, clamped, Number.isFinite(limit) ? limit : null),
+        ),
+        (result) => result.rows.map(toRecordedEvent),
+      )
+    })
+
+  const headPosition: Effect.Effect<GlobalPosition, StoreUnavailable> = Effect.map(
+    run<{ head: string }>("read the head position", queries.head),
+    (result) => BigInt(result.rows[0]?.head ?? 0),
+  )
+
+  /**
+   * Pages through the primary key from `after`. Positions become visible in the order they are
+   * handed out (the append lock), so everything up to a head we have read is final: the cursor may
+   * move past a window without a match and nothing can appear behind it later. Live pages wait only
+   * when caught up, for a notification or the poll interval, whichever comes first.
+   */
+  const pages = (
+    after: GlobalPosition,
+    filter: EventFilter | undefined,
+    limit: number,
+    wake: Queue.Queue<void> | undefined,
+  ): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    Stream.fromPull(
+      Effect.sync(() => {
+        const operation = wake === undefined ? "read all events" : "subscribe"
+        const window = config.batchSize * filteredWindowFactor
+        let cursor = after < StartOfStore ? StartOfStore : after
+        let remaining = limit
+        let caughtUp = false
+
+        const next: Effect.Effect<
+          Arr.NonEmptyReadonlyArray<RecordedEvent>,
+          StoreUnavailable | Cause.Done
+        > = Effect.suspend(() => {
+          if (remaining <= 0) return Cause.done()
+          if (closed) return Effect.fail(unavailable(operation, new Error("the pool has been ended")))
+          if (caughtUp) {
+            if (wake === undefined) return Cause.done()
+            return Queue.take(wake).pipe(
+              Effect.timeoutOption(config.pollIntervalMs),
+              Effect.andThen(() => {
+                caughtUp = false
+                return next
+              }),
+            )
+          }
+          // Cleared before the read: a commit the read misses notifies after this point, so the
+          // wait above returns at once instead of sleeping past it.
+          if (wake !== undefined) Queue.takeUnsafe(wake)
+          const want = Math.min(config.batchSize, remaining)
+          const read: Effect.Effect<ReadonlyArray<RecordedEvent>, StoreUnavailable> = isActive(filter)
+            ? Effect.map(
+                run<PageRow>(operation, queries.filteredPage(cursor, window, filter, want)),
+                (result) => {
+                  const head = BigInt(result.rows[0]?.head ?? 0)
+                  const events = result.rows.flatMap((row) =>
+                    row.global_position == null ? [] : [toRecordedEvent(row as EventRow)],
+                  )
+                  const last = events.at(-1)
+                  // A full page may stop short of the window; otherwise the window held every match.
+                  if (events.length === want && last !== undefined) {
+                    cursor = last.position
+                  } else {
+                    const windowEnd = cursor + BigInt(window)
+                    const upTo = windowEnd < head ? windowEnd : head
+                    if (upTo > cursor) cursor = upTo
+                    caughtUp = cursor >= head
+                  }
+                  return events
+                },
+              )
+            : Effect.map(run<EventRow>(operation, queries.page(cursor, want)), (result) => {
+                const events = result.rows.map(toRecordedEvent)
+                const last = events.at(-1)
+                if (last !== undefined) cursor = last.position
+                caughtUp = events.length < want
+                return events
+              })
+          return Effect.flatMap(read, (events) => {
+            if (events.length === 0) return next
+            remaining -= events.length
+            return Effect.succeed(events as Arr.NonEmptyReadonlyArray<RecordedEvent>)
+          })
+        })
+        return next
+      }),
+    )
+
+  const matchesNothing = (filter: EventFilter | undefined): boolean => filter?.eventTypes?.length === 0
+
+  const readAll = (options?: ReadAllOptions): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    matchesNothing(options?.filter)
+      ? Stream.empty
+      : pages(options?.after ?? StartOfStore, options?.filter, toLimit(options?.limit), undefined)
+
+  const subscribe = (options?: SubscribeOptions): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+    matchesNothing(options?.filter)
+      ? Stream.never
+      : Stream.unwrap(
+          Effect.gen(function* () {
+            // Sliding(1): many notifications while busy coalesce into one wake-up.
+            const wake = yield* Queue.sliding<void>(1)
+            yield* Effect.acquireRelease(
+              Effect.sync(() => notifier.register(() => Queue.offerUnsafe(wake, undefined))),
+              (unregister) => Effect.sync(unregister),
+            )
+            return pages(options?.after ?? StartOfStore, options?.filter, Number.POSITIVE_INFINITY, wake)
+          }),
+        )
+
+  const close: Effect.Effect<void> = Effect.promise(async () => {
+    if (closed) return
+    closed = true
+    await notifier.close()
+    await pool.end().catch(() => undefined)
+  })
+
+  return { schema: config.schema, append, readStream, readAll, subscribe, headPosition, close }
+}
+
+/**
+ * Connects, checks the server and brings the schema to the latest version, then returns the store
+ * with its `close`; the caller closes it. Fails fast with `PostgresStoreOpenError` naming the server
+ * (never the password) and what is wrong.
+ */
+export const makePostgresEventStore = (
+  config: PostgresEventStoreConfig,
+): Effect.Effect<PostgresEventStoreHandle, PostgresStoreOpenError> =>
+  Effect.gen(function* () {
+    const resolved = yield* Effect.try({
+      try: () => resolveConfig(config),
+      catch: (cause) =>
+        cause instanceof PostgresStoreOpenError
+          ? cause
+          : new PostgresStoreOpenError({
+              host: "unknown",
+              port: 0,
+              database: "unknown",
+              user: "unknown",
+              reason: `invalid configuration: ${cause instanceof Error ? cause.message : String(cause)}`,
+              retryable: false,
+            }),
+    })
+    const pool = yield* openPool(resolved.connection, {
+      schema: resolved.schema,
+      poolSize: resolved.poolSize,
+      connectTimeoutMs: resolved.connectTimeoutMs,
+      lockTimeoutMs: resolved.lockTimeoutMs,
+      applicationName: resolved.applicationName,
+    })
+    return build(pool, resolved.connection, resolved)
+  })
+
+/** The store as an `EventStore` service, closed when the scope closes. */
+export const make = (
+  config: PostgresEventStoreConfig,
+): Effect.Effect<PostgresEventStoreHandle, PostgresStoreOpenError, Scope.Scope> =>
+  Effect.acquireRelease(makePostgresEventStore(config), (handle) => handle.close)
+
+/** Provides `EventStore` from PostgreSQL; the pool is ended when the layer's scope closes. */
+export const layer = (config: PostgresEventStoreConfig): Layer.Layer<EventStore, PostgresStoreOpenError> =>
+  Layer.effect(
+    EventStore,
+    Effect.map(
+      make(config),
+      ({ append, readStream, readAll, subscribe, headPosition }): EventStoreService =>
+        EventStore.of({ append, readStream, readAll, subscribe, headPosition }),
+    ),
+  )

@@ -1,0 +1,159 @@
+/**
+ * The store's SQL, as named prepared statements (parsed and planned once per connection), and the
+ * mapping from rows to `RecordedEvent`s.
+ */
+import type { EventFilter, EventToAppend, ExpectedVersion, RecordedEvent } from "@relata/domain"
+import type pg from "pg"
+import type { SchemaNames } from "./migrations.ts"
+
+const columns = "global_position, stream_id, version, event_id, type, schema_version, data, metadata"
+
+/** A row of the events table; pg returns bigint as text and parses json. */
+export interface EventRow {
+  readonly global_position: string
+  readonly stream_id: string
+  readonly version: number
+  readonly event_id: string
+  readonly type: string
+  readonly schema_version: number
+  readonly data: RecordedEvent["data"]
+  readonly metadata: RecordedEvent["metadata"]
+}
+
+export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+  eventId: row.event_id,
+  type: row.type,
+  schemaVersion: row.schema_version,
+  data: row.data,
+  metadata: row.metadata,
+  streamId: row.stream_id,
+  version: row.version,
+  position: BigInt(row.global_position),
+})
+
+export interface AppendRow {
+  readonly appended: boolean
+  readonly stream_version: number
+  readonly last_position: string
+}
+
+/** A page of a global read: the events, and the head position when the query reads it. */
+export interface PageRow extends Partial<EventRow> {
+  readonly head?: string
+}
+
+export interface Queries {
+  readonly append: (
+    streamId: string,
+    events: ReadonlyArray<EventToAppend>,
+    expected: ExpectedVersion,
+  ) => pg.QueryConfig
+  readonly streamVersion: (streamId: string) => pg.QueryConfig
+  readonly readStream: (
+    streamId: string,
+    direction: "forwards" | "backwards",
+    from: number,
+    limit: number | null,
+  ) => pg.QueryConfig
+  readonly head: pg.QueryConfig
+  /** Events after `after`, in global order, at most `limit`. */
+  readonly page: (after: bigint, limit: number) => pg.QueryConfig
+  /**
+   * Events matching `filter` in positions (after, min(after + window, head)], at most `limit`, and
+   * the head: one row with `head` and null event columns when nothing in the window matches.
+   */
+  readonly filteredPage: (after: bigint, window: number, filter: EventFilter, limit: number) => pg.QueryConfig
+}
+
+const expectation = (expected: ExpectedVersion): readonly [string, number | null] => {
+  switch (expected._tag) {
+    case "Any":
+      return ["any", null]
+    case "NoStream":
+      return ["no_stream", null]
+    case "StreamExists":
+      return ["stream_exists", null]
+    case "Exact":
+      return ["exact", expected.version]
+  }
+}
+
+export const makeQueries = (names: SchemaNames): Queries => {
+  // Statement names are per connection; a pool serves one schema, so fixed names do not clash.
+  const prefix = `relata_${names.schema}`
+  const appendText = `SELECT appended, stream_version, last_position
+    FROM ${names.appendFunction}($1, $2, $3, $4::text[], $5::text[], $6::integer[], $7::json[], $8::json[])`
+  const streamVersionText = `SELECT version FROM ${names.streams} WHERE stream_id = $1`
+  const forwardsText = `SELECT ${columns} FROM ${names.events}
+    WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`
+  const backwardsText = `SELECT ${columns} FROM ${names.events}
+    WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`
+  const headText = `SELECT coalesce(max(global_position), 0)::text AS head FROM ${names.events}`
+  const pageText = `SELECT ${columns} FROM ${names.events}
+    WHERE global_position > $1 ORDER BY global_position LIMIT $2`
+
+  // One statement per combination of filters, so each gets a plan that fits it.
+  const filteredText = (byType: boolean, byPrefix: boolean): string => {
+    const conditions = [
+      "e.global_position > $1",
+      "e.global_position <= least($1 + $2, h.head)",
+      ...(byType ? ["e.type = ANY($4::text[])"] : []),
+      ...(byPrefix ? [`starts_with(e.stream_id, $${byType ? 5 : 4})`] : []),
+    ]
+    return `WITH h AS (SELECT coalesce(max(global_position), 0) AS head FROM ${names.events})
+      SELECT h.head::text AS head, p.* FROM h LEFT JOIN LATERAL (
+        SELECT ${columns} FROM ${names.events} e
+        WHERE ${conditions.join(" AND ")}
+        ORDER BY e.global_position LIMIT $3
+      ) p ON true`
+  }
+
+  return {
+    append: (streamId, events, expected) => {
+      const [kind, version] = expectation(expected)
+      const ids: Array<string> = []
+      const types: Array<string> = []
+      const schemaVersions: Array<number> = []
+      const data: Array<string> = []
+      const metadata: Array<string> = []
+      for (const event of events) {
+        ids.push(event.eventId)
+        types.push(event.type)
+        schemaVersions.push(event.schemaVersion)
+        data.push(JSON.stringify(event.data))
+        metadata.push(JSON.stringify(event.metadata))
+      }
+      return {
+        name: `${prefix}_append`,
+        text: appendText,
+        values: [streamId, kind, version, ids, types, schemaVersions, data, metadata],
+      }
+    },
+    streamVersion: (streamId) => ({
+      name: `${prefix}_stream_version`,
+      text: streamVersionText,
+      values: [streamId],
+    }),
+    readStream: (streamId, direction, from, limit) =>
+      direction === "forwards"
+        ? { name: `${prefix}_read_forwards`, text: forwardsText, values: [streamId, from, limit] }
+        : { name: `${prefix}_read_backwards`, text: backwardsText, values: [streamId, from, limit] },
+    head: { name: `${prefix}_head`, text: headText },
+    page: (after, limit) => ({ name: `${prefix}_page`, text: pageText, values: [after.toString(), limit] }),
+    filteredPage: (after, window, filter, limit) => {
+      const byType = filter.eventTypes !== undefined
+      const byPrefix = filter.streamPrefix !== undefined
+      return {
+        name: `${prefix}_page_${byType ? "t" : ""}${byPrefix ? "p" : ""}`,
+        text: filteredText(byType, byPrefix),
+        values: [
+          after.toString(),
+          window,
+          limit,
+          ...(byType ? [filter.eventTypes] : []),
+          ...(byPrefix ? [filter.streamPrefix] : []),
+        ],
+      }
+    },
+  }
+}
