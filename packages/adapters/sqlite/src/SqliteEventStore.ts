@@ -2,9 +2,9 @@
  * The embedded default event store: one SQLite file in WAL mode through Node's built-in
  * `node:sqlite`. One connection per store; every call runs synchronously on it, so an append's
  * transaction (BEGIN IMMEDIATE ... COMMIT) never interleaves with another call of this process,
- * and other processes take turns on the file's write lock.
+ * and other processes take turns on the file's write lock. `layerWithSnapshots` puts the snapshot
+ * store on the same connection.
  */
-import path from "node:path"
 import type { DatabaseSync } from "node:sqlite"
 import {
   type AppendResult,
@@ -17,17 +17,20 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  SnapshotStore,
   StartOfStore,
   StoreUnavailable,
   type SubscribeOptions,
   WrongExpectedVersion,
 } from "@relata/domain"
-import { Array as Arr, Cause, Effect, Layer, type Scope, Stream } from "effect"
+import { Array as Arr, Cause, Context, Effect, Layer, type Scope, Stream } from "effect"
 import { CommitSignal } from "./internal/CommitSignal.ts"
-import { openDatabase, type Synchronous } from "./internal/openDatabase.ts"
+import type { Synchronous } from "./internal/openDatabase.ts"
+import { openStore, type ResolvedConfig } from "./internal/openStore.ts"
 import { prepareStatements, type Statements, windowParams } from "./internal/queries.ts"
-import { isBusy, messageOf, primaryCode, SQLITE_CONSTRAINT } from "./internal/sqliteErrors.ts"
-import { SqliteStoreOpenError } from "./SqliteStoreOpenError.ts"
+import { snapshotStoreOn } from "./internal/snapshots.ts"
+import { messageOf, primaryCode, SQLITE_CONSTRAINT, storeUnavailable } from "./internal/sqliteErrors.ts"
+import type { SqliteStoreOpenError } from "./SqliteStoreOpenError.ts"
 
 /** How to open the store. Every field has a default. */
 export interface SqliteEventStoreConfig {
@@ -39,7 +42,10 @@ export interface SqliteEventStoreConfig {
    * power loss, in exchange for several times the append rate.
    */
   readonly synchronous?: Synchronous
-  /** How long opening or appending waits for another process's write lock before failing (retryable). */
+  /**
+   * How long opening, appending or saving a snapshot waits for another process's write lock before
+   * failing (retryable).
+   */
   readonly busyTimeoutMs?: number
   /** How often a caught-up subscriber looks for appends made by other processes. */
   readonly pollIntervalMs?: number
@@ -48,13 +54,7 @@ export interface SqliteEventStoreConfig {
 }
 
 /** The defaults of `SqliteEventStoreConfig`. */
-export const defaults = {
-  path: "./data/relata.sqlite",
-  synchronous: "FULL",
-  busyTimeoutMs: 5_000,
-  pollIntervalMs: 200,
-  batchSize: 1_000,
-} as const satisfies Required<SqliteEventStoreConfig>
+export { defaults } from "./internal/openStore.ts"
 
 /** The store plus what its owner needs: where the file is and how to close it. */
 export interface SqliteEventStoreHandle extends EventStoreService {
@@ -67,41 +67,6 @@ export interface SqliteEventStoreHandle extends EventStoreService {
 // How many positions a filtered page may examine per query, in batches: enough to fill a page when
 // the filter matches one event in a few, small enough to keep each query short when it matches none.
 const filteredWindowFactor = 16
-
-const synchronousModes: ReadonlyArray<Synchronous> = ["OFF", "NORMAL", "FULL", "EXTRA"]
-
-const resolveConfig = (config: SqliteEventStoreConfig) => {
-  const resolved = {
-    path: path.resolve(config.path ?? defaults.path),
-    synchronous: config.synchronous ?? defaults.synchronous,
-    busyTimeoutMs: config.busyTimeoutMs ?? defaults.busyTimeoutMs,
-    pollIntervalMs: config.pollIntervalMs ?? defaults.pollIntervalMs,
-    batchSize: config.batchSize ?? defaults.batchSize,
-  }
-  const invalid = (reason: string) =>
-    new SqliteStoreOpenError({
-      path: resolved.path,
-      reason: `invalid configuration: ${reason}`,
-      retryable: false,
-    })
-  const rawPath = config.path ?? defaults.path
-  if (rawPath.trim() === "" || rawPath === ":memory:" || rawPath.startsWith("file:")) {
-    throw invalid(`path must name a file (WAL needs one), got "${rawPath}"`)
-  }
-  if (!synchronousModes.includes(resolved.synchronous)) {
-    throw invalid(`synchronous must be one of ${synchronousModes.join(", ")}, got "${resolved.synchronous}"`)
-  }
-  if (!Number.isInteger(resolved.busyTimeoutMs) || resolved.busyTimeoutMs < 0) {
-    throw invalid(`busyTimeoutMs must be a whole number >= 0, got ${resolved.busyTimeoutMs}`)
-  }
-  if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs <= 0) {
-    throw invalid(`pollIntervalMs must be a number > 0, got ${resolved.pollIntervalMs}`)
-  }
-  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
-    throw invalid(`batchSize must be a whole number >= 1, got ${resolved.batchSize}`)
-  }
-  return resolved
-}
 
 const satisfies = (expected: ExpectedVersion, current: number): boolean => {
   switch (expected._tag) {
@@ -133,24 +98,12 @@ interface StreamRow {
   readonly position: number
 }
 
-const build = (
-  db: DatabaseSync,
-  st: Statements,
-  config: ReturnType<typeof resolveConfig>,
-): SqliteEventStoreHandle => {
+const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): SqliteEventStoreHandle => {
   const signal = new CommitSignal()
   let closed = false
 
   const unavailable = (action: string, cause: unknown): StoreUnavailable =>
-    closed
-      ? new StoreUnavailable({ reason: `${action}: the store is closed`, retryable: false, cause })
-      : isBusy(cause)
-        ? new StoreUnavailable({
-            reason: `${action}: another connection held the write lock for longer than ${config.busyTimeoutMs} ms`,
-            retryable: true,
-            cause,
-          })
-        : new StoreUnavailable({ reason: `${action}: ${messageOf(cause)}`, retryable: false, cause })
+    storeUnavailable(action, cause, { closed, busyTimeoutMs: config.busyTimeoutMs })
 
   const streamVersion = (streamId: string): StreamRow | undefined =>
     st.streamVersion.get(streamId) as StreamRow | undefined
@@ -348,32 +301,17 @@ const build = (
 export const makeSqliteEventStore = (
   config: SqliteEventStoreConfig = {},
 ): Effect.Effect<SqliteEventStoreHandle, SqliteStoreOpenError> =>
-  Effect.try({
-    try: () => {
-      const resolved = resolveConfig(config)
-      const db = openDatabase(resolved)
-      try {
-        return build(db, prepareStatements(db), resolved)
-      } catch (cause) {
-        db.close()
-        throw new SqliteStoreOpenError({
-          path: resolved.path,
-          reason: `prepare statements: ${messageOf(cause)}`,
-          retryable: false,
-          cause,
-        })
-      }
-    },
-    catch: (cause) =>
-      cause instanceof SqliteStoreOpenError
-        ? cause
-        : new SqliteStoreOpenError({
-            path: path.resolve(config.path ?? defaults.path),
-            reason: messageOf(cause),
-            retryable: false,
-            cause,
-          }),
-  })
+  openStore(config, (db, resolved) => build(db, prepareStatements(db), resolved))
+
+// The port's methods only: the handle's path and close stay with whoever owns the connection.
+const toService = ({
+  append,
+  readStream,
+  readAll,
+  subscribe,
+  headPosition,
+}: SqliteEventStoreHandle): EventStoreService =>
+  EventStore.of({ append, readStream, readAll, subscribe, headPosition })
 
 /** The store as an `EventStore` service, closed when the scope closes. */
 export const make = (
@@ -381,10 +319,32 @@ export const make = (
 ): Effect.Effect<EventStoreService, SqliteStoreOpenError, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(makeSqliteEventStore(config), (handle) => handle.close),
-    ({ append, readStream, readAll, subscribe, headPosition }): EventStoreService =>
-      EventStore.of({ append, readStream, readAll, subscribe, headPosition }),
+    toService,
   )
 
 /** Provides `EventStore` from one SQLite file; the file is closed when the layer's scope closes. */
 export const layer = (config: SqliteEventStoreConfig = {}): Layer.Layer<EventStore, SqliteStoreOpenError> =>
   Layer.effect(EventStore, make(config))
+
+/**
+ * Provides `EventStore` and `SnapshotStore` from one SQLite file through one connection, closed when
+ * the layer's scope closes: what an application wants. One connection rather than one per store: the
+ * file is opened, checked and migrated once, both stores share its page cache, and there is one thing
+ * to close.
+ */
+export const layerWithSnapshots = (
+  config: SqliteEventStoreConfig = {},
+): Layer.Layer<EventStore | SnapshotStore, SqliteStoreOpenError> =>
+  Layer.effectContext(
+    Effect.map(
+      Effect.acquireRelease(
+        openStore(config, (db, resolved) => ({
+          events: build(db, prepareStatements(db), resolved),
+          snapshots: snapshotStoreOn(db, resolved),
+        })),
+        ({ events }) => events.close,
+      ),
+      ({ events, snapshots }) =>
+        Context.make(EventStore, toService(events)).pipe(Context.add(SnapshotStore, snapshots)),
+    ),
+  )

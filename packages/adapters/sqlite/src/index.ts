@@ -1,7 +1,9 @@
 /**
- * @relata/adapter-sqlite: the EventStore port on one SQLite file (WAL) through node:sqlite.
+ * @relata/adapter-sqlite: the EventStore and SnapshotStore ports on one SQLite file (WAL) through
+ * node:sqlite.
  *
- *   SqliteEventStore.layer({ path: "./data/relata.sqlite" })  // Layer<EventStore, SqliteStoreOpenError>
+ *   SqliteEventStore.layer({ path: "./data/relata.sqlite" })               // Layer<EventStore, SqliteStoreOpenError>
+ *   SqliteEventStore.layerWithSnapshots({ path: "./data/relata.sqlite" })  // Layer<EventStore | SnapshotStore, ...>
  */
 export * as SqliteEventStore from "./SqliteEventStore.ts"
 export {
@@ -9,4 +11,6 @@ export {
   type SqliteEventStoreConfig,
   type SqliteEventStoreHandle,
 } from "./SqliteEventStore.ts"
+export * as SqliteSnapshotStore from "./SqliteSnapshotStore.ts"
+export { makeSqliteSnapshotStore, type SqliteSnapshotStoreHandle } from "./SqliteSnapshotStore.ts"
 export { SqliteStoreOpenError } from "./SqliteStoreOpenError.ts"

@@ -78,6 +78,7 @@ describe("SqliteEventStore", () => {
         expect(db.prepare("PRAGMA journal_mode").get()?.journal_mode).toBe("wal")
         expect(db.prepare("SELECT version, name FROM schema_migrations").all()).toEqual([
           { version: 1, name: "events" },
+          { version: 2, name: "snapshots" },
         ])
         yield* store.close
       }),
@@ -92,7 +93,7 @@ describe("SqliteEventStore", () => {
         expect((yield* again.readStream("customer-1")).map((event) => event.version)).toEqual([1, 2])
         yield* again.close
         const db = yield* connect(file)
-        expect(db.prepare("SELECT count(*) AS n FROM schema_migrations").get()?.n).toBe(1)
+        expect(db.prepare("SELECT count(*) AS n FROM schema_migrations").get()?.n).toBe(2)
       }),
     )
 
@@ -106,7 +107,7 @@ describe("SqliteEventStore", () => {
         ).run()
         db.close()
         const error = yield* openError({ path: file })
-        expect(error.reason).toContain("schema version 99, newer than this release knows (1)")
+        expect(error.reason).toContain("schema version 99, newer than this release knows (2)")
         expect(error.retryable).toBe(false)
       }),
     )

@@ -37,6 +37,24 @@ export const migrations: ReadonlyArray<Migration> = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: "snapshots",
+    // Snapshots live in the events' file, so a backup or a copy of the file never pairs events with
+    // snapshots of another history. One row per (stream, state schema version): a save replaces the
+    // row only with a newer version (the UPSERT's WHERE), and a load is one seek on the primary key.
+    // A rowid table rather than WITHOUT ROWID: states run to tens of kilobytes, and a WITHOUT ROWID
+    // B-tree works best with rows far smaller than a page.
+    sql: `
+      CREATE TABLE snapshots (
+        stream_id            TEXT    NOT NULL,
+        state_schema_version INTEGER NOT NULL,
+        version              INTEGER NOT NULL CHECK (version >= 0),
+        state                TEXT    NOT NULL,
+        PRIMARY KEY (stream_id, state_schema_version)
+      ) STRICT;
+    `,
+  },
 ]
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0)

@@ -10,6 +10,8 @@
  *   query. The stream prefix is compared with substr(), which no index can serve, so
  *   the planner cannot be tempted into the stream index plus a sort; a window of positions bounds the
  *   rows each batch examines, however selective the filter.
+ * - loadSnapshot: SEARCH snapshots USING INDEX sqlite_autoindex_snapshots_1 (stream_id=? AND
+ *   state_schema_version=?): one seek on the primary key.
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite"
 import type { EventFilter, RecordedEvent } from "@relata/domain"
@@ -98,6 +100,26 @@ export const windowParams = (
   if (filter?.eventTypes !== undefined) params.types = JSON.stringify(filter.eventTypes)
   return params
 }
+
+/** The snapshot store's SQL. */
+export const snapshotSql = {
+  loadSnapshot: "SELECT version, state FROM snapshots WHERE stream_id = ? AND state_schema_version = ?",
+  // Keeps the newest version in one statement: no read-then-write for two writers to race through.
+  saveSnapshot:
+    "INSERT INTO snapshots (stream_id, state_schema_version, version, state) VALUES (?, ?, ?, ?) " +
+    "ON CONFLICT (stream_id, state_schema_version) DO UPDATE SET version = excluded.version, state = excluded.state " +
+    "WHERE excluded.version > snapshots.version",
+} as const
+
+export interface SnapshotStatements {
+  readonly loadSnapshot: StatementSync
+  readonly saveSnapshot: StatementSync
+}
+
+export const prepareSnapshotStatements = (db: DatabaseSync): SnapshotStatements => ({
+  loadSnapshot: db.prepare(snapshotSql.loadSnapshot),
+  saveSnapshot: db.prepare(snapshotSql.saveSnapshot),
+})
 
 type Row = Record<string, SQLOutputValue> | ReadonlyArray<SQLOutputValue>
 

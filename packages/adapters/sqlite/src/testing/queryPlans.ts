@@ -1,5 +1,5 @@
 import { DatabaseSync } from "node:sqlite"
-import { readWindowSql, sql } from "../internal/queries.ts"
+import { readWindowSql, snapshotSql, sql } from "../internal/queries.ts"
 
 /**
  * The plan SQLite picks for each read the store runs, by statement name, on the given file: lets a
@@ -23,6 +23,7 @@ export const explainQueryPlans = (file: string): Record<string, string> => {
       readAllByStreamPrefix: plan(readWindowSql({ prefix: true, types: false })),
       readAllByEventTypes: plan(readWindowSql({ prefix: false, types: true })),
       readAllByBoth: plan(readWindowSql({ prefix: true, types: true })),
+      loadSnapshot: plan(snapshotSql.loadSnapshot),
     }
   } finally {
     db.close()
