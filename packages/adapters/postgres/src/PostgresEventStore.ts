@@ -8,6 +8,8 @@
  * order they are handed out: a reader never sees position n+1 before n, and readers page through
  * the primary key without waiting for gaps to close (docs/decisions/0007-postgres-late-commits.md).
  *
+ * `layerWithSnapshots` puts the snapshot store (PostgresSnapshotStore) on the same pool.
+ *
  *   PostgresEventStore.layer({ connectionString: "postgresql://relata@db:5432/relata" })
  */
 import {
@@ -21,16 +23,28 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  SnapshotStore,
   StartOfStore,
   StoreUnavailable,
   type SubscribeOptions,
   WrongExpectedVersion,
 } from "@relata/domain"
-import { type Array as Arr, Cause, Effect, Layer, Queue, Redacted, Result, type Scope, Stream } from "effect"
+import {
+  type Array as Arr,
+  Cause,
+  Context,
+  Effect,
+  Layer,
+  Queue,
+  type Redacted,
+  Result,
+  type Scope,
+  Stream,
+} from "effect"
 import type pg from "pg"
-import { type Connection, openPool, resolveConnection } from "./internal/connection.ts"
-import { schemaNamePattern, schemaNames } from "./internal/migrations.ts"
+import { schemaNames } from "./internal/migrations.ts"
 import { makeNotifier } from "./internal/Notifier.ts"
+import { openStore, type ResolvedConfig } from "./internal/openStore.ts"
 import { codeOf, storeUnavailable, UNIQUE_VIOLATION } from "./internal/pgErrors.ts"
 import {
   type AppendRow,
@@ -39,7 +53,8 @@ import {
   type PageRow,
   toRecordedEvent,
 } from "./internal/queries.ts"
-import { PostgresStoreOpenError } from "./PostgresStoreOpenError.ts"
+import { snapshotStoreOn } from "./internal/snapshots.ts"
+import type { PostgresStoreOpenError } from "./PostgresStoreOpenError.ts"
 
 /** How to reach the server and how the store behaves. Only `connectionString` is required. */
 export interface PostgresEventStoreConfig {
@@ -72,15 +87,7 @@ export interface PostgresEventStoreConfig {
 }
 
 /** The defaults of `PostgresEventStoreConfig`. */
-export const defaults = {
-  schema: "relata",
-  poolSize: 10,
-  pollIntervalMs: 1_000,
-  batchSize: 1_000,
-  connectTimeoutMs: 10_000,
-  lockTimeoutMs: 10_000,
-  applicationName: "relata",
-} as const satisfies Required<Omit<PostgresEventStoreConfig, "connectionString">>
+export { defaults } from "./internal/openStore.ts"
 
 /** The store plus what its owner needs: its schema, and how to close it. */
 export interface PostgresEventStoreHandle extends EventStoreService {
@@ -100,59 +107,12 @@ const toLimit = (limit: number | undefined): number =>
 const isActive = (filter: EventFilter | undefined): filter is EventFilter =>
   filter !== undefined && (filter.eventTypes !== undefined || filter.streamPrefix !== undefined)
 
-const resolveConfig = (config: PostgresEventStoreConfig) => {
-  const connectionString = Redacted.isRedacted(config.connectionString)
-    ? Redacted.value(config.connectionString)
-    : config.connectionString
-  const resolved = {
-    connectionString,
-    schema: config.schema ?? defaults.schema,
-    poolSize: config.poolSize ?? defaults.poolSize,
-    pollIntervalMs: config.pollIntervalMs ?? defaults.pollIntervalMs,
-    batchSize: config.batchSize ?? defaults.batchSize,
-    connectTimeoutMs: config.connectTimeoutMs ?? defaults.connectTimeoutMs,
-    lockTimeoutMs: config.lockTimeoutMs ?? defaults.lockTimeoutMs,
-    applicationName: config.applicationName ?? defaults.applicationName,
-  }
-  const connection = resolveConnection(connectionString)
-  const invalid = (reason: string) =>
-    new PostgresStoreOpenError({
-      ...connection.target,
-      reason: `invalid configuration: ${reason}`,
-      retryable: false,
-    })
-  if (connection.problem !== undefined) throw invalid(connection.problem)
-  if (!schemaNamePattern.test(resolved.schema)) {
-    throw invalid(
-      `schema must be 1 to 48 lower-case letters, digits or underscores, not starting with a digit; got "${resolved.schema}"`,
-    )
-  }
-  if (!Number.isInteger(resolved.poolSize) || resolved.poolSize < 1) {
-    throw invalid(`poolSize must be a whole number >= 1, got ${resolved.poolSize}`)
-  }
-  if (!Number.isFinite(resolved.pollIntervalMs) || resolved.pollIntervalMs <= 0) {
-    throw invalid(`pollIntervalMs must be a number > 0, got ${resolved.pollIntervalMs}`)
-  }
-  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
-    throw invalid(`batchSize must be a whole number >= 1, got ${resolved.batchSize}`)
-  }
-  if (!Number.isInteger(resolved.connectTimeoutMs) || resolved.connectTimeoutMs < 1) {
-    throw invalid(`connectTimeoutMs must be a whole number >= 1, got ${resolved.connectTimeoutMs}`)
-  }
-  if (!Number.isInteger(resolved.lockTimeoutMs) || resolved.lockTimeoutMs < 1) {
-    throw invalid(`lockTimeoutMs must be a whole number >= 1, got ${resolved.lockTimeoutMs}`)
-  }
-  return { ...resolved, connection }
-}
-
-type ResolvedConfig = ReturnType<typeof resolveConfig>
-
-const build = (pool: pg.Pool, connection: Connection, config: ResolvedConfig): PostgresEventStoreHandle => {
+const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle => {
   const names = schemaNames(config.schema)
   const queries = makeQueries(names)
   const notifier = makeNotifier(
     {
-      ...connection.clientConfig,
+      ...config.connection.clientConfig,
       connectionTimeoutMillis: config.connectTimeoutMs,
       application_name: `${config.applicationName}-listener`,
     },
@@ -350,30 +310,17 @@ const build = (pool: pg.Pool, connection: Connection, config: ResolvedConfig): P
 export const makePostgresEventStore = (
   config: PostgresEventStoreConfig,
 ): Effect.Effect<PostgresEventStoreHandle, PostgresStoreOpenError> =>
-  Effect.gen(function* () {
-    const resolved = yield* Effect.try({
-      try: () => resolveConfig(config),
-      catch: (cause) =>
-        cause instanceof PostgresStoreOpenError
-          ? cause
-          : new PostgresStoreOpenError({
-              host: "unknown",
-              port: 0,
-              database: "unknown",
-              user: "unknown",
-              reason: `invalid configuration: ${cause instanceof Error ? cause.message : String(cause)}`,
-              retryable: false,
-            }),
-    })
-    const pool = yield* openPool(resolved.connection, {
-      schema: resolved.schema,
-      poolSize: resolved.poolSize,
-      connectTimeoutMs: resolved.connectTimeoutMs,
-      lockTimeoutMs: resolved.lockTimeoutMs,
-      applicationName: resolved.applicationName,
-    })
-    return build(pool, resolved.connection, resolved)
-  })
+  Effect.map(openStore(config), ({ pool, config: resolved }) => build(pool, resolved))
+
+// The port's methods only: the handle's schema and close stay with whoever owns the pool.
+const toService = ({
+  append,
+  readStream,
+  readAll,
+  subscribe,
+  headPosition,
+}: PostgresEventStoreHandle): EventStoreService =>
+  EventStore.of({ append, readStream, readAll, subscribe, headPosition })
 
 /** The store as an `EventStore` service, closed when the scope closes. */
 export const make = (
@@ -383,11 +330,27 @@ export const make = (
 
 /** Provides `EventStore` from PostgreSQL; the pool is ended when the layer's scope closes. */
 export const layer = (config: PostgresEventStoreConfig): Layer.Layer<EventStore, PostgresStoreOpenError> =>
-  Layer.effect(
-    EventStore,
+  Layer.effect(EventStore, Effect.map(make(config), toService))
+
+/**
+ * Provides `EventStore` and `SnapshotStore` from one schema through one pool, ended when the layer's
+ * scope closes: what an application wants. One pool rather than one per store: the server is checked
+ * and the schema migrated once, the stores share the connection budget (`poolSize`), and there is one
+ * thing to close.
+ */
+export const layerWithSnapshots = (
+  config: PostgresEventStoreConfig,
+): Layer.Layer<EventStore | SnapshotStore, PostgresStoreOpenError> =>
+  Layer.effectContext(
     Effect.map(
-      make(config),
-      ({ append, readStream, readAll, subscribe, headPosition }): EventStoreService =>
-        EventStore.of({ append, readStream, readAll, subscribe, headPosition }),
+      Effect.acquireRelease(
+        Effect.map(openStore(config), ({ pool, config: resolved }) => ({
+          events: build(pool, resolved),
+          snapshots: snapshotStoreOn(pool, resolved.schema),
+        })),
+        ({ events }) => events.close,
+      ),
+      ({ events, snapshots }) =>
+        Context.make(EventStore, toService(events)).pipe(Context.add(SnapshotStore, snapshots)),
     ),
   )

@@ -1,7 +1,9 @@
 /**
- * @relata/adapter-postgres: the EventStore port on PostgreSQL through `pg`.
+ * @relata/adapter-postgres: the EventStore and SnapshotStore ports on one PostgreSQL schema through
+ * `pg`.
  *
- *   PostgresEventStore.layer({ connectionString })  // Layer<EventStore, PostgresStoreOpenError>
+ *   PostgresEventStore.layer({ connectionString })               // Layer<EventStore, PostgresStoreOpenError>
+ *   PostgresEventStore.layerWithSnapshots({ connectionString })  // Layer<EventStore | SnapshotStore, ...>
  *
  * The throwaway test server lives in `@relata/adapter-postgres/testing`.
  */
@@ -11,4 +13,10 @@ export {
   type PostgresEventStoreConfig,
   type PostgresEventStoreHandle,
 } from "./PostgresEventStore.ts"
+export * as PostgresSnapshotStore from "./PostgresSnapshotStore.ts"
+export {
+  makePostgresSnapshotStore,
+  type PostgresSnapshotStoreConfig,
+  type PostgresSnapshotStoreHandle,
+} from "./PostgresSnapshotStore.ts"
 export { PostgresStoreOpenError } from "./PostgresStoreOpenError.ts"

@@ -57,7 +57,12 @@ describeWithPostgres("PostgresEventStore", (server) => {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'relata' ORDER BY 1",
       ),
     )
-    expect(tables.rows.map((row) => row.table_name)).toEqual(["events", "schema_migrations", "streams"])
+    expect(tables.rows.map((row) => row.table_name)).toEqual([
+      "events",
+      "schema_migrations",
+      "snapshots",
+      "streams",
+    ])
   })
 
   it("migrations apply once, also when several processes start together", () =>
@@ -79,7 +84,7 @@ describeWithPostgres("PostgresEventStore", (server) => {
             client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`),
           ),
         )
-        expect(applied.rows).toEqual([{ version: 1 }])
+        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }])
       }),
     ))
 

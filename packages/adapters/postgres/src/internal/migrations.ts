@@ -1,5 +1,5 @@
 /**
- * The event store's schema, as numbered migrations applied in order on start. A migration never
+ * The stores' schema, as numbered migrations applied in order on start. A migration never
  * changes once shipped; a change is a new migration. Each runs in the start-up transaction, under an
  * advisory lock, so two processes starting together do not race.
  */
@@ -11,6 +11,7 @@ export interface SchemaNames {
   readonly schema: string
   readonly events: string
   readonly streams: string
+  readonly snapshots: string
   readonly migrations: string
   readonly appendFunction: string
   /** The LISTEN/NOTIFY channel appends notify on. */
@@ -44,6 +45,7 @@ export const schemaNames = (schema: string): SchemaNames => {
     schema,
     events: `${q}.events`,
     streams: `${q}.streams`,
+    snapshots: `${q}.snapshots`,
     migrations: `${q}.schema_migrations`,
     appendFunction: `${q}.append_events`,
     channel: `relata_${schema}`,
@@ -154,6 +156,24 @@ BEGIN
   RETURN QUERY SELECT true, v_current + v_count, v_head + v_count;
 END
 $fn$;
+`,
+  },
+  {
+    version: 2,
+    description: "snapshots",
+    // In the events' schema, so a dump or a restore never pairs events with snapshots of another
+    // history. One row per (stream, state schema version): a save replaces the row only with a newer
+    // version (the upsert's WHERE), and a load is one lookup on the primary key. json, as for events:
+    // kept as written, and states may hold strings with NUL characters, which jsonb rejects. The
+    // CHECK holds what the port promises a load returns, whoever writes the row.
+    sql: (n) => `
+CREATE TABLE ${n.snapshots} (
+  stream_id            text    NOT NULL,
+  state_schema_version integer NOT NULL,
+  version              integer NOT NULL CHECK (version >= 0),
+  state                json    NOT NULL CHECK (json_typeof(state) = 'object'),
+  PRIMARY KEY (stream_id, state_schema_version)
+);
 `,
   },
 ]

@@ -1,8 +1,15 @@
 /**
- * The store's SQL, as named prepared statements (parsed and planned once per connection), and the
+ * The stores' SQL, as named prepared statements (parsed and planned once per connection), and the
  * mapping from rows to `RecordedEvent`s.
  */
-import type { EventFilter, EventToAppend, ExpectedVersion, RecordedEvent } from "@relata/domain"
+import type {
+  EventFilter,
+  EventToAppend,
+  ExpectedVersion,
+  JsonObject,
+  RecordedEvent,
+  Snapshot,
+} from "@relata/domain"
 import type pg from "pg"
 import type { SchemaNames } from "./migrations.ts"
 
@@ -155,5 +162,48 @@ export const makeQueries = (names: SchemaNames): Queries => {
         ],
       }
     },
+  }
+}
+
+/** A row of the snapshots table, as a load reads it; pg parses json. */
+export interface SnapshotRow {
+  readonly version: number
+  readonly state: JsonObject
+}
+
+export interface SnapshotQueries {
+  /** One lookup on the primary key. */
+  readonly load: (streamId: string, stateSchemaVersion: number) => pg.QueryConfig
+  /** Writes the snapshot unless the row holds a version at least as new, in one statement. */
+  readonly save: (snapshot: Snapshot) => pg.QueryConfig
+}
+
+export const makeSnapshotQueries = (names: SchemaNames): SnapshotQueries => {
+  const prefix = `relata_${names.schema}`
+  const loadText = `SELECT version, state FROM ${names.snapshots}
+    WHERE stream_id = $1 AND state_schema_version = $2`
+  // No read-then-write for two savers to race through: the row lock taken by the conflict orders them,
+  // and the WHERE keeps whichever version is newer.
+  const saveText = `INSERT INTO ${names.snapshots} AS snapshots (stream_id, state_schema_version, version, state)
+    VALUES ($1, $2, $3, $4::json)
+    ON CONFLICT (stream_id, state_schema_version)
+    DO UPDATE SET version = excluded.version, state = excluded.state
+    WHERE excluded.version > snapshots.version`
+  return {
+    load: (streamId, stateSchemaVersion) => ({
+      name: `${prefix}_load_snapshot`,
+      text: loadText,
+      values: [streamId, stateSchemaVersion],
+    }),
+    save: (snapshot) => ({
+      name: `${prefix}_save_snapshot`,
+      text: saveText,
+      values: [
+        snapshot.streamId,
+        snapshot.stateSchemaVersion,
+        snapshot.version,
+        JSON.stringify(snapshot.state),
+      ],
+    }),
   }
 }
