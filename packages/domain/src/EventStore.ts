@@ -29,6 +29,19 @@ export const ExpectedVersion = {
   streamExists: { _tag: "StreamExists" } as ExpectedVersion,
   any: { _tag: "Any" } as ExpectedVersion,
   exact: (version: StreamVersion): ExpectedVersion => ({ _tag: "Exact", version }),
+  /** Whether a stream at `current` (0 when it does not exist) meets the expectation. */
+  isMetBy: (expected: ExpectedVersion, current: StreamVersion): boolean => {
+    switch (expected._tag) {
+      case "Any":
+        return true
+      case "NoStream":
+        return current === 0
+      case "StreamExists":
+        return current > 0
+      case "Exact":
+        return current === expected.version
+    }
+  },
   /** Human-readable form used in errors and logs: "no stream", "stream exists", "any", "7". */
   format: (expected: ExpectedVersion): string => {
     switch (expected._tag) {

@@ -40,19 +40,6 @@ export interface InMemoryEventStoreHandle extends EventStoreService {
 const batchSize = 1_000
 const scanWindow = 16 * batchSize
 
-const satisfies = (expected: ExpectedVersion, current: StreamVersion): boolean => {
-  switch (expected._tag) {
-    case "Any":
-      return true
-    case "NoStream":
-      return current === 0
-    case "StreamExists":
-      return current > 0
-    case "Exact":
-      return current === expected.version
-  }
-}
-
 const matches = (event: RecordedEvent, filter: EventFilter | undefined): boolean =>
   filter === undefined ||
   ((filter.eventTypes === undefined || filter.eventTypes.includes(event.type)) &&
@@ -97,7 +84,7 @@ export const makeInMemoryEventStore = (): InMemoryEventStoreHandle => {
     Effect.suspend(() => {
       const stream = streams.get(streamId)
       const current = stream?.length ?? 0
-      if (!satisfies(expected, current)) {
+      if (!ExpectedVersion.isMetBy(expected, current)) {
         return Effect.fail(
           new WrongExpectedVersion({ streamId, expected: ExpectedVersion.format(expected), actual: current }),
         )

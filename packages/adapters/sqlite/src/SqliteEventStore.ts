@@ -68,19 +68,6 @@ export interface SqliteEventStoreHandle extends EventStoreService {
 // the filter matches one event in a few, small enough to keep each query short when it matches none.
 const filteredWindowFactor = 16
 
-const satisfies = (expected: ExpectedVersion, current: number): boolean => {
-  switch (expected._tag) {
-    case "Any":
-      return true
-    case "NoStream":
-      return current === 0
-    case "StreamExists":
-      return current > 0
-    case "Exact":
-      return current === expected.version
-  }
-}
-
 /** SQLite stores positions as 64-bit integers; ours stay far below 2^53, so numbers are exact. */
 const toCursor = (position: GlobalPosition): number =>
   position <= 0n
@@ -156,7 +143,7 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
         st.begin.run()
         const last = streamVersion(streamId)
         const current = last?.version ?? 0
-        if (!satisfies(expected, current)) {
+        if (!ExpectedVersion.isMetBy(expected, current)) {
           st.rollback.run()
           return Effect.fail(
             new WrongExpectedVersion({
