@@ -1,1 +1,11 @@
-export {}
+export * from "./Analytics/index.ts"
+export * from "./AuditTrail/index.ts"
+export * from "./CollectionLayout.ts"
+export * from "./CustomerCard/index.ts"
+export * as InMemoryReadModelStore from "./InMemoryReadModelStore.ts"
+export { makeInMemoryReadModelStore } from "./InMemoryReadModelStore.ts"
+export * from "./Projection.ts"
+export * from "./ProjectionRunner.ts"
+export * from "./QueryPlan.ts"
+export * from "./ReadModelStore.ts"
+export * from "./TransactionBuffer.ts"

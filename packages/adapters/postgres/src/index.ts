@@ -13,6 +13,12 @@ export {
   type PostgresEventStoreConfig,
   type PostgresEventStoreHandle,
 } from "./PostgresEventStore.ts"
+export * as PostgresReadModelStore from "./PostgresReadModelStore.ts"
+export {
+  makePostgresReadModelStore,
+  type PostgresReadModelStoreConfig,
+  type PostgresReadModelStoreHandle,
+} from "./PostgresReadModelStore.ts"
 export * as PostgresSnapshotStore from "./PostgresSnapshotStore.ts"
 export {
   makePostgresSnapshotStore,

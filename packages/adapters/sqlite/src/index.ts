@@ -11,6 +11,12 @@ export {
   type SqliteEventStoreConfig,
   type SqliteEventStoreHandle,
 } from "./SqliteEventStore.ts"
+export * as SqliteReadModelStore from "./SqliteReadModelStore.ts"
+export {
+  makeSqliteReadModelStore,
+  type SqliteReadModelStoreConfig,
+  type SqliteReadModelStoreHandle,
+} from "./SqliteReadModelStore.ts"
 export * as SqliteSnapshotStore from "./SqliteSnapshotStore.ts"
 export { makeSqliteSnapshotStore, type SqliteSnapshotStoreHandle } from "./SqliteSnapshotStore.ts"
 export { SqliteStoreOpenError } from "./SqliteStoreOpenError.ts"

@@ -1,0 +1,281 @@
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { describe, expect, it } from "@effect/vitest"
+import { makeSqliteEventStore, makeSqliteReadModelStore } from "@relata/adapter-sqlite"
+import {
+  ActorId,
+  CommandId,
+  CurrencyCode,
+  type CustomerCommandType,
+  CustomerDecider,
+  type CustomerEvent,
+  CustomerId,
+  customerModel,
+  customerStreamId,
+  decodeCustomerEvent,
+  type Email,
+  type EventStoreService,
+  foldEvents,
+  Instant,
+  LeadSource,
+  makeCommandHandler,
+  Region,
+} from "@relata/domain"
+import { type CommandFields, customerCommand } from "@relata/domain/testing"
+import {
+  CustomerCardProjection,
+  customerCard,
+  customerStateOf,
+  listCustomerCards,
+  makeProjectionRunner,
+  overdueFollowUps,
+  ReadModelStore,
+  type ReadModelStoreService,
+} from "@relata/projections"
+import { Effect, Result } from "effect"
+import { TestClock } from "effect/testing"
+
+const tempFile = Effect.acquireRelease(
+  Effect.sync(() =>
+    path.join(fs.mkdtempSync(path.join(os.tmpdir(), "relata-sqlite-cards-")), "relata.sqlite"),
+  ),
+  (file) => Effect.sync(() => fs.rmSync(path.dirname(file), { recursive: true, force: true })),
+)
+
+/** Both stores on one file, each on its own connection, closed with the scope. */
+const storesOn = (file: string) =>
+  Effect.gen(function* () {
+    const eventStore = yield* Effect.acquireRelease(
+      makeSqliteEventStore({ path: file }),
+      (store) => store.close,
+    )
+    const readModels = yield* Effect.acquireRelease(
+      makeSqliteReadModelStore({ path: file }),
+      (store) => store.close,
+    )
+    return { eventStore, readModels }
+  })
+
+const reps = [ActorId.make("rep-1"), ActorId.make("rep-2"), ActorId.make("rep-3")] as const
+const regions = ["north", "south", "east"] as const
+const now = Instant.make("2024-04-01T00:00:00.000Z")
+
+/** Sends commands through the real Customer command handler, the test clock at each issue instant. */
+const commandsOn = (eventStore: EventStoreService, first = 0) => {
+  const handler = makeCommandHandler(customerModel(), { eventStore })
+  let sent = first
+  return <T extends CustomerCommandType>(
+    customerId: string,
+    issuedAt: string,
+    type: T,
+    fields: CommandFields<T>,
+  ) =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.parse(issuedAt))
+      sent++
+      return yield* handler.handle(
+        customerCommand(type, fields, {
+          commandId: CommandId.make(`command-${sent}`),
+          customerId: CustomerId.make(customerId),
+          issuedAt: Instant.make(issuedAt),
+        }),
+      )
+    })
+}
+
+const day = (n: number, hour = 9) => new Date(Date.UTC(2024, 0, 1 + n, hour)).toISOString()
+
+/** `count` customers from day `from`: registered, most qualified, some converted with a purchase, some followed up. */
+const customers = (send: ReturnType<typeof commandsOn>, from: number, count: number) =>
+  Effect.gen(function* () {
+    let position = 0n
+    for (let i = from; i < from + count; i++) {
+      const id = `c${String(i).padStart(3, "0")}`
+      position = (yield* send(id, day(i), "RegisterLead", {
+        profile: {
+          name: `Customer ${i} ${i % 2 === 0 ? "Trading" : "Foods"}`,
+          email: `buyer${i}@example.com` as Email,
+          region: Region.make(regions[i % regions.length] as string),
+        },
+        source: LeadSource.make("web"),
+        owner: reps[i % reps.length] as ActorId,
+        tier: i % 3 === 0 ? "A" : "C",
+      })).position
+      if (i % 4 !== 0) position = (yield* send(id, day(i, 10), "QualifyLead", {})).position
+      if (i % 4 === 2) {
+        position = (yield* send(id, day(i, 11), "ConvertToCustomer", {
+          firstPurchase: { amount: { amountMinor: 100 * i, currency: CurrencyCode.make("EUR") } },
+        })).position
+      }
+      if (i % 5 === 0) {
+        position = (yield* send(id, day(i, 12), "RecordFollowUp", {
+          channel: "phone",
+          summary: "s",
+          outcome: "o",
+        })).position
+      }
+    }
+    return position
+  })
+
+/** Checks every card against the fold of its stream. */
+const expectCardsToBeFolds = (
+  eventStore: EventStoreService,
+  readModels: ReadModelStoreService,
+  ids: ReadonlyArray<string>,
+) =>
+  Effect.gen(function* () {
+    for (const id of ids) {
+      const recorded = yield* eventStore.readStream(customerStreamId(CustomerId.make(id)))
+      const events = recorded.map((e) =>
+        Result.getOrThrow(decodeCustomerEvent(e)),
+      ) as ReadonlyArray<CustomerEvent>
+      const card = yield* Effect.provideService(
+        customerCard(CustomerId.make(id), { now }),
+        ReadModelStore,
+        readModels,
+      )
+      if (card === undefined) throw new Error(`no card for ${id}`)
+      const { overdue, ...stored } = card
+      expect(customerStateOf(stored)).toEqual(foldEvents(CustomerDecider, events))
+      expect(card.version).toBe(recorded.length)
+      expect(card.position).toBe(recorded.at(-1)?.position.toString())
+    }
+  })
+
+const tablesOf = (file: string): ReadonlyArray<string> => {
+  const db = new DatabaseSync(file, { readOnly: true })
+  try {
+    return db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rm\\_%' ESCAPE '\\' ORDER BY name",
+      )
+      .all()
+      .map((row) => String(row.name))
+  } finally {
+    db.close()
+  }
+}
+
+describe("SqliteReadModelStore", () => {
+  it.effect(
+    "keeps customer cards in the events' file: commands through the handler, the runner, queries, a restart",
+    () =>
+      Effect.gen(function* () {
+        const file = yield* tempFile
+        const ids = Array.from({ length: 60 }, (_, i) => `c${String(i).padStart(3, "0")}`)
+
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { eventStore, readModels } = yield* storesOn(file)
+            const head = yield* customers(commandsOn(eventStore), 0, 40)
+            const runner = yield* makeProjectionRunner(
+              [CustomerCardProjection],
+              { eventStore, readModels },
+              { batchSize: 25 },
+            )
+            yield* runner.waitFor(head)
+            yield* expectCardsToBeFolds(eventStore, readModels, ids.slice(0, 40))
+            expect(yield* readModels.generations("customer-cards")).toEqual([
+              { projection: "customer-cards", generation: 1, version: 1, checkpoint: head, active: true },
+            ])
+          }),
+        )
+        expect(tablesOf(file)).toEqual(["rm_customer_cards_g1", "rm_customer_duplicate_keys_g1"])
+
+        // Reopened: the runner goes on from its checkpoint; a repeated or missing event would stop it.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { eventStore, readModels } = yield* storesOn(file)
+            const head = yield* customers(commandsOn(eventStore, 1_000), 40, 20)
+            const runner = yield* makeProjectionRunner([CustomerCardProjection], { eventStore, readModels })
+            yield* runner.waitFor(head)
+            expect((yield* runner.statusOf("customer-cards")).state).toBe("running")
+            yield* expectCardsToBeFolds(eventStore, readModels, ids)
+
+            const provide = <A, E>(effect: Effect.Effect<A, E, ReadModelStore>) =>
+              Effect.provideService(effect, ReadModelStore, readModels)
+            const page = yield* provide(
+              listCustomerCards({
+                now,
+                filter: { owner: reps[1], stage: "prospect" },
+                search: "FOODS",
+                limit: 3,
+              }),
+            )
+            expect(page.cards.length).toBe(3)
+            expect(page.cards.every((c) => c.owner === reps[1] && c.stage === "prospect")).toBe(true)
+            expect(page.cards.every((c) => c.profile.name.includes("Foods"))).toBe(true)
+            const names = page.cards.map((c) => c.profile.name.toLowerCase())
+            expect([...names].sort()).toEqual(names)
+
+            const overdue = yield* provide(overdueFollowUps([reps[0], reps[2]], { now, limit: 1_000 }))
+            expect(overdue.cards.length).toBeGreaterThan(0)
+            expect(overdue.cards.every((c) => c.overdue && c.owner !== reps[1])).toBe(true)
+            const dues = overdue.cards.map((c) => c.nextFollowUpDue ?? "")
+            expect([...dues].sort()).toEqual(dues)
+          }),
+        )
+      }),
+  )
+
+  it.effect("answers the card lists from indexes, without a sort step", () =>
+    Effect.gen(function* () {
+      const file = yield* tempFile
+      const { eventStore, readModels } = yield* storesOn(file)
+      const head = yield* customers(commandsOn(eventStore), 0, 30)
+      const runner = yield* makeProjectionRunner([CustomerCardProjection], { eventStore, readModels })
+      yield* runner.waitFor(head)
+      const plan = (query: Parameters<typeof readModels.explain>[1]) =>
+        readModels.explain("customer_cards", query)
+      const byOwnerAndName = yield* plan({ where: { owner: "rep-1" }, orderBy: { field: "name" } })
+      expect(byOwnerAndName).toContain("USING INDEX rm_customer_cards_g1_i0")
+      const overdue = yield* plan({
+        where: { owner: { in: ["rep-1", "rep-2"] }, followUpDue: { lt: now } },
+        orderBy: { field: "followUpDue" },
+      })
+      expect(overdue).toMatch(/USING INDEX rm_customer_cards_g1_(i1|followUpDue)/)
+      const byStage = yield* plan({
+        where: { stage: "lead" },
+        orderBy: { field: "registeredAt", direction: "desc" },
+      })
+      expect(byStage).toContain("USING INDEX")
+      const page = yield* readModels.query("customer_cards", { orderBy: { field: "name" }, limit: 5 })
+      const next = yield* plan({ orderBy: { field: "name" }, after: page.next as string })
+      for (const explained of [byOwnerAndName, next]) {
+        expect(explained).not.toContain("TEMP B-TREE")
+        expect(explained).not.toMatch(/SCAN rm_customer_cards_g1$/m)
+      }
+      expect(next).toContain("USING INDEX rm_customer_cards_g1_name")
+    }),
+  )
+
+  it.effect("rebuilds into new tables beside the old ones and drops the old ones after the switch", () =>
+    Effect.gen(function* () {
+      const file = yield* tempFile
+      const { eventStore, readModels } = yield* storesOn(file)
+      const head = yield* customers(commandsOn(eventStore), 0, 25)
+      const runner = yield* makeProjectionRunner(
+        [CustomerCardProjection],
+        { eventStore, readModels },
+        { batchSize: 10 },
+      )
+      yield* runner.waitFor(head)
+      const before = yield* readModels.query("customer_cards", { limit: 1_000 })
+      const progress = yield* runner.rebuild("customer-cards")
+      expect(progress).toMatchObject({
+        generation: 2,
+        state: "switched",
+        done: Number(head),
+        total: Number(head),
+      })
+      expect(tablesOf(file)).toEqual(["rm_customer_cards_g2", "rm_customer_duplicate_keys_g2"])
+      expect(yield* readModels.query("customer_cards", { limit: 1_000 })).toEqual(before)
+      expect((yield* readModels.generations("customer-cards")).map((g) => [g.generation, g.active])).toEqual([
+        [2, true],
+      ])
+    }),
+  )
+})
