@@ -173,3 +173,16 @@ export interface EventStoreService {
 export class EventStore extends Context.Service<EventStore, EventStoreService>()(
   "@relata/domain/EventStore",
 ) {}
+
+/**
+ * Just the port's methods of a richer adapter handle (one that also has `close`, a path, a schema...),
+ * so a layer hands out the service without the owner's controls.
+ */
+export const eventStoreServiceOf = ({
+  append,
+  readStream,
+  readAll,
+  subscribe,
+  headPosition,
+}: EventStoreService): EventStoreService =>
+  EventStore.of({ append, readStream, readAll, subscribe, headPosition })

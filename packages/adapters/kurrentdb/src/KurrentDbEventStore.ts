@@ -27,6 +27,7 @@ import {
   type EventStoreService,
   type EventToAppend,
   ExpectedVersion,
+  eventStoreServiceOf,
   type GlobalPosition,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -624,16 +625,6 @@ export const makeKurrentDbEventStore = (
     return build(client, settingsOf(config), () => client.dispose())
   })
 
-// The port's methods only: appendMany, namespace and close stay with whoever owns the store.
-const toService = ({
-  append,
-  readStream,
-  readAll,
-  subscribe,
-  headPosition,
-}: KurrentDbEventStoreHandle): EventStoreService =>
-  EventStore.of({ append, readStream, readAll, subscribe, headPosition })
-
 /** The store, closed when the scope closes. */
 export const make = (
   config: KurrentDbEventStoreConfig,
@@ -642,4 +633,4 @@ export const make = (
 
 /** Provides `EventStore` from KurrentDB; the client is disposed when the layer's scope closes. */
 export const layer = (config: KurrentDbEventStoreConfig): Layer.Layer<EventStore, KurrentDbStoreOpenError> =>
-  Layer.effect(EventStore, Effect.map(make(config), toService))
+  Layer.effect(EventStore, Effect.map(make(config), eventStoreServiceOf))

@@ -19,6 +19,7 @@ import {
   type EventStoreService,
   type EventToAppend,
   ExpectedVersion,
+  eventStoreServiceOf,
   type GlobalPosition,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -312,16 +313,6 @@ export const makePostgresEventStore = (
 ): Effect.Effect<PostgresEventStoreHandle, PostgresStoreOpenError> =>
   Effect.map(openStore(config), ({ pool, config: resolved }) => build(pool, resolved))
 
-// The port's methods only: the handle's schema and close stay with whoever owns the pool.
-const toService = ({
-  append,
-  readStream,
-  readAll,
-  subscribe,
-  headPosition,
-}: PostgresEventStoreHandle): EventStoreService =>
-  EventStore.of({ append, readStream, readAll, subscribe, headPosition })
-
 /** The store as an `EventStore` service, closed when the scope closes. */
 export const make = (
   config: PostgresEventStoreConfig,
@@ -330,7 +321,7 @@ export const make = (
 
 /** Provides `EventStore` from PostgreSQL; the pool is ended when the layer's scope closes. */
 export const layer = (config: PostgresEventStoreConfig): Layer.Layer<EventStore, PostgresStoreOpenError> =>
-  Layer.effect(EventStore, Effect.map(make(config), toService))
+  Layer.effect(EventStore, Effect.map(make(config), eventStoreServiceOf))
 
 /**
  * Provides `EventStore` and `SnapshotStore` from one schema through one pool, ended when the layer's
@@ -351,6 +342,6 @@ export const layerWithSnapshots = (
         ({ events }) => events.close,
       ),
       ({ events, snapshots }) =>
-        Context.make(EventStore, toService(events)).pipe(Context.add(SnapshotStore, snapshots)),
+        Context.make(EventStore, eventStoreServiceOf(events)).pipe(Context.add(SnapshotStore, snapshots)),
     ),
   )

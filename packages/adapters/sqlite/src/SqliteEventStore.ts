@@ -13,6 +13,7 @@ import {
   type EventStoreService,
   type EventToAppend,
   ExpectedVersion,
+  eventStoreServiceOf,
   type GlobalPosition,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -290,23 +291,13 @@ export const makeSqliteEventStore = (
 ): Effect.Effect<SqliteEventStoreHandle, SqliteStoreOpenError> =>
   openStore(config, (db, resolved) => build(db, prepareStatements(db), resolved))
 
-// The port's methods only: the handle's path and close stay with whoever owns the connection.
-const toService = ({
-  append,
-  readStream,
-  readAll,
-  subscribe,
-  headPosition,
-}: SqliteEventStoreHandle): EventStoreService =>
-  EventStore.of({ append, readStream, readAll, subscribe, headPosition })
-
 /** The store as an `EventStore` service, closed when the scope closes. */
 export const make = (
   config: SqliteEventStoreConfig = {},
 ): Effect.Effect<EventStoreService, SqliteStoreOpenError, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(makeSqliteEventStore(config), (handle) => handle.close),
-    toService,
+    eventStoreServiceOf,
   )
 
 /** Provides `EventStore` from one SQLite file; the file is closed when the layer's scope closes. */
@@ -332,6 +323,6 @@ export const layerWithSnapshots = (
         ({ events }) => events.close,
       ),
       ({ events, snapshots }) =>
-        Context.make(EventStore, toService(events)).pipe(Context.add(SnapshotStore, snapshots)),
+        Context.make(EventStore, eventStoreServiceOf(events)).pipe(Context.add(SnapshotStore, snapshots)),
     ),
   )
