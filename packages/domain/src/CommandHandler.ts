@@ -130,11 +130,20 @@ interface LoadedStream<State> {
 }
 
 /** What a snapshot keeps besides the state: enough to chain, position and deduplicate as if fully loaded. */
-interface SnapshotBookkeeping {
-  readonly tipHash: string
-  readonly position: string
-  readonly commands: ReadonlyArray<readonly [string, StreamVersion, StreamVersion, string]>
-}
+const SnapshotBookkeeping = Schema.Struct({
+  tipHash: Schema.String,
+  position: Schema.String.check(Schema.isPattern(/^\d+$/)),
+  commands: Schema.Array(
+    Schema.Tuple([
+      Schema.String,
+      Schema.Number,
+      Schema.Number,
+      Schema.String.check(Schema.isPattern(/^\d+$/)),
+    ]),
+  ),
+})
+type SnapshotBookkeeping = typeof SnapshotBookkeeping.Type
+const decodeBookkeeping = Schema.decodeUnknownResult(SnapshotBookkeeping)
 
 type Tagged = { readonly _tag: string }
 
@@ -208,14 +217,16 @@ export const makeCommandHandler = <Command, Event, State, RuleViolation extends 
     if (snapshot === undefined || snapshotting === undefined) return undefined
     const state = snapshotting.decode(snapshot.state.state as JsonObject)
     if (Result.isFailure(state)) return undefined
-    const book = snapshot.state.bookkeeping as unknown as SnapshotBookkeeping
+    const book = decodeBookkeeping(snapshot.state.bookkeeping)
+    // Written by another tool or an older release: fold the stream from the start instead.
+    if (Result.isFailure(book)) return undefined
     return {
       state: state.success,
       version: snapshot.version,
-      position: BigInt(book.position),
-      tip: { version: snapshot.version, hash: book.tipHash },
+      position: BigInt(book.success.position),
+      tip: { version: snapshot.version, hash: book.success.tipHash },
       commands: new Map(
-        book.commands.map(([id, fromVersion, toVersion, position]) => [
+        book.success.commands.map(([id, fromVersion, toVersion, position]) => [
           id,
           { fromVersion, toVersion, position: BigInt(position) },
         ]),

@@ -270,6 +270,36 @@ describe("CustomerCommandHandler", () => {
         expect(loaded.state).toMatchObject({ status: "registered", followUps: 4 })
       }),
     )
+    it.effect(
+      "ignores a snapshot whose bookkeeping is missing or malformed, and folds the stream instead",
+      () =>
+        Effect.gen(function* () {
+          const { service, counts } = instrumented(makeInMemoryEventStore())
+          const taken = makeInMemorySnapshotStore()
+          const handler = makeCommandHandler(
+            customerModel(),
+            { eventStore: service, snapshotStore: taken },
+            { snapshotEvery: 5 },
+          )
+          yield* handler.handle(register())
+          for (let n = 1; n <= 5; n++) yield* handler.handle(followUp(n))
+          const good = yield* taken.load(streamId, customerStateSchemaVersion)
+          expect(good?.version).toBe(5)
+          for (const bookkeeping of [undefined, { tipHash: "x", position: "not a number", commands: [] }]) {
+            const broken = makeInMemorySnapshotStore()
+            const { bookkeeping: _, ...rest } = good?.state ?? {}
+            yield* broken.save({
+              ...(good as NonNullable<typeof good>),
+              state: bookkeeping === undefined ? rest : { ...rest, bookkeeping },
+            })
+            const reader = makeCommandHandler(customerModel(), { eventStore: service, snapshotStore: broken })
+            counts.eventsRead = 0
+            const loaded = yield* reader.load(streamId)
+            expect(counts.eventsRead).toBe(6)
+            expect(loaded).toMatchObject({ version: 6, state: { followUps: 5 } })
+          }
+        }),
+    )
   })
 
   it.effect("is available as a layer over the EventStore and, when provided, the SnapshotStore", () =>
@@ -278,7 +308,8 @@ describe("CustomerCommandHandler", () => {
       yield* handler.handle(register())
       const store = yield* EventStore
       expect(yield* store.headPosition).toBe(1n)
-      expect(yield* SnapshotStore).toBeDefined()
+      const snapshots = yield* SnapshotStore
+      expect(yield* snapshots.load(streamId, customerStateSchemaVersion)).toBeUndefined()
     }).pipe(
       Effect.provide(
         CustomerCommandHandler.layer().pipe(

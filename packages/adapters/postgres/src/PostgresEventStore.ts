@@ -154,9 +154,17 @@ const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle 
         }),
       )
       if (Result.isFailure(outcome)) {
-        // A duplicate event id, or a version written behind the function's back: the statement was
-        // rolled back whole; report the stream's real version as for any other conflict.
+        // The statement was rolled back whole. A duplicate event id is not a conflict: reloading
+        // cannot help, so it is reported as SQLite reports it. Any other unique violation is a
+        // version written behind the function's back: report the stream's real version.
         if (codeOf(outcome.failure) === UNIQUE_VIOLATION && !closed) {
+          if ((outcome.failure as { readonly constraint?: string }).constraint === "events_event_id_key") {
+            return yield* new StoreUnavailable({
+              reason: `append to ${streamId}: an event with one of these event ids is already stored; event ids must be unique`,
+              retryable: false,
+              cause: outcome.failure,
+            })
+          }
           return yield* rejected(yield* currentVersion(streamId))
         }
         return yield* unavailable(operation, outcome.failure)

@@ -140,6 +140,10 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
     expected: ExpectedVersion,
   ): Effect.Effect<AppendResult, WrongExpectedVersion | StoreUnavailable> =>
     Effect.suspend(() => {
+      // Serialised before taking the file's write lock, so a large payload does not lengthen it.
+      const rows = events.map(
+        (event) => [JSON.stringify(event.data), JSON.stringify(event.metadata)] as const,
+      )
       try {
         st.begin.run()
         const last = streamVersion(streamId)
@@ -160,7 +164,8 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
         }
         let version = current
         let position: number | bigint = 0
-        for (const event of events) {
+        for (const [index, event] of events.entries()) {
+          const [data, metadata] = rows[index] as readonly [string, string]
           version++
           position = st.insert.run(
             streamId,
@@ -168,8 +173,8 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
             event.eventId,
             event.type,
             event.schemaVersion,
-            JSON.stringify(event.data),
-            JSON.stringify(event.metadata),
+            data,
+            metadata,
           ).lastInsertRowid
         }
         // run() has stepped and reset every statement, so COMMIT finds none in progress.
