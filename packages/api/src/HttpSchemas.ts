@@ -3,7 +3,7 @@
  * headers, the command result, stored events. Built from the
  * domain's schemas wherever the domain has one, so the two cannot drift apart.
  */
-import { ContactId, CustomerId } from "@relata/domain"
+import { ContactId, CustomerId, type RecordedEvent } from "@relata/domain"
 import { CustomerCardView } from "@relata/projections"
 import { Schema } from "effect"
 
@@ -86,3 +86,15 @@ export const RecordedEventView = Schema.Struct({
   metadata: Schema.Record(Schema.String, Schema.Unknown),
 }).annotate({ title: "RecordedEvent" })
 export type RecordedEventView = typeof RecordedEventView.Type
+
+/** A stored event as the API shows it (positions as decimal strings: they may exceed 2^53). */
+export const recordedEventView = (event: RecordedEvent): RecordedEventView => ({
+  eventId: event.eventId,
+  streamId: event.streamId,
+  version: event.version,
+  position: String(event.position),
+  type: event.type,
+  schemaVersion: event.schemaVersion,
+  data: event.data,
+  metadata: event.metadata,
+})

@@ -39,6 +39,7 @@ import { analytics } from "./routes/analytics.ts"
 import { audit } from "./routes/audit.ts"
 import { customerCommands } from "./routes/customerCommands.ts"
 import { customerQueries } from "./routes/customerQueries.ts"
+import { events } from "./routes/events.ts"
 import { operations } from "./routes/operations.ts"
 import { projections } from "./routes/projections.ts"
 
@@ -60,6 +61,8 @@ export interface AppOptions {
   readonly readyMaxLag?: number
   /** The version the OpenAPI document shows. */
   readonly version?: string
+  /** How often an idle event stream (`/v1/events/stream`) gets a heartbeat comment. Default 15 s. */
+  readonly eventStreamHeartbeatMs?: number
 }
 
 const defaultBodyLimitBytes = 64 * 1024
@@ -214,6 +217,12 @@ export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) =>
     })
     await customerCommands(v1, { runtime: options.runtime, metrics })
     await customerQueries(v1, { runtime: options.runtime })
+    await events(v1, {
+      runtime: options.runtime,
+      ...(options.eventStreamHeartbeatMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: options.eventStreamHeartbeatMs }),
+    })
     await projections(v1, { runtime: options.runtime })
     await audit(v1, { runtime: options.runtime })
     await analytics(v1, { runtime: options.runtime })

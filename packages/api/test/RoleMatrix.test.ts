@@ -16,6 +16,8 @@ interface RouteCase {
   readonly allowed: ReadonlyArray<Role>
   /** A command on one customer: rep-2 (not the owner) must get 403 even where reps may issue it. */
   readonly ownedCommand?: boolean
+  /** An endless response (Server-Sent Events): read the status, then drop the stream. */
+  readonly endless?: boolean
 }
 
 const writers: ReadonlyArray<Role> = ["rep", "manager", "admin"]
@@ -128,6 +130,7 @@ const matrix: ReadonlyArray<RouteCase> = [
   { method: "GET", path: "/v1/customers/:id/history", allowed: staff },
   { method: "GET", path: "/v1/customers/:id/events", allowed: auditors },
   { method: "GET", path: "/v1/follow-ups/overdue", allowed: staff },
+  { method: "GET", path: "/v1/events/stream", allowed: auditors, endless: true },
   { method: "GET", path: "/v1/audit", allowed: ["manager", "auditor", "admin"] },
   { method: "GET", path: "/v1/audit/export", allowed: auditors },
   { method: "GET", path: "/v1/audit/verify", allowed: auditors },
@@ -194,7 +197,9 @@ describe("roles x routes", () => {
       url: route.path.replace(":id", id),
       headers: who === undefined ? {} : auth(who),
       ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+      ...(route.endless ? { payloadAsStream: true } : {}),
     })
+    if (route.endless) response.stream().destroy()
     return response.statusCode
   }
 

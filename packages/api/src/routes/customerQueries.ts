@@ -34,7 +34,7 @@ import type { FastifyInstance } from "fastify"
 import { Forbidden, NotFound } from "../ApiError.ts"
 import type { ApiServices } from "../ApiLayer.ts"
 import type { Principal } from "../Auth.ts"
-import { CustomerPath, etagOf, RecordedEventView } from "../HttpSchemas.ts"
+import { CustomerPath, etagOf, RecordedEventView, recordedEventView } from "../HttpSchemas.ts"
 import { addRoute } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
 import { maskCard } from "../Masking.ts"
@@ -302,18 +302,7 @@ export const customerQueries = async (
       )
       if (events.length === 0 && query.from === undefined)
         throw new NotFound({ what: `Customer ${params.customerId}` })
-      return {
-        items: events.map((event) => ({
-          eventId: event.eventId,
-          streamId: event.streamId,
-          version: event.version,
-          position: String(event.position),
-          type: event.type,
-          schemaVersion: event.schemaVersion,
-          data: event.data,
-          metadata: event.metadata,
-        })),
-      }
+      return { items: events.map(recordedEventView) }
     },
   })
 
