@@ -40,6 +40,7 @@ import {
   Result,
   Schema,
   type Scope,
+  Semaphore,
   Stream,
 } from "effect"
 import type { AnyProjection } from "./Projection.ts"
@@ -711,26 +712,35 @@ export const makeProjectionRunner = (
         yield* Effect.forEach(selected, (slot) => waitForSlot(slot, position), { discard: true })
       })
 
+    // Checking for a running rebuild and starting one must not interleave: two callers could each
+    // drop the generation the other just created.
+    const rebuildStart = Semaphore.makeUnsafe(1)
+
     const rebuild: ProjectionRunnerService["rebuild"] = (name) =>
       Effect.gen(function* () {
         const slot = yield* slotOf(name)
-        const running = slot.rebuild
-        if (running !== undefined && running.failure === undefined) return yield* Deferred.await(running.done)
-        if (running !== undefined) {
-          if (running.fiber !== undefined) yield* Fiber.interrupt(running.fiber)
-          slot.rebuild = undefined
-        }
-        for (const g of yield* readModels.generations(name)) {
-          if (!g.active) yield* readModels.drop(g)
-        }
-        const head = yield* eventStore.headPosition
-        const generation = yield* readModels.createGeneration(slot.projection)
-        const loop = newLoop(generation, "rebuild", yield* Clock.currentTimeMillis, head)
-        slot.rebuild = loop
-        yield* Effect.logInfo(
-          `${name}: rebuilding generation ${generation.generation} up to position ${head}`,
+        const loop = yield* rebuildStart.withPermit(
+          Effect.gen(function* () {
+            const running = slot.rebuild
+            if (running !== undefined && running.failure === undefined) return running
+            if (running !== undefined) {
+              if (running.fiber !== undefined) yield* Fiber.interrupt(running.fiber)
+              slot.rebuild = undefined
+            }
+            for (const g of yield* readModels.generations(name)) {
+              if (!g.active) yield* readModels.drop(g)
+            }
+            const head = yield* eventStore.headPosition
+            const generation = yield* readModels.createGeneration(slot.projection)
+            const started = newLoop(generation, "rebuild", yield* Clock.currentTimeMillis, head)
+            slot.rebuild = started
+            yield* Effect.logInfo(
+              `${name}: rebuilding generation ${generation.generation} up to position ${head}`,
+            )
+            yield* startLoop(slot, started)
+            return started
+          }),
         )
-        yield* startLoop(slot, loop)
         return yield* Deferred.await(loop.done)
       })
 

@@ -431,6 +431,31 @@ describe("ProjectionRunner", () => {
     }),
   )
 
+  it.effect("two rebuilds asked for at once both succeed and leave one active generation", () =>
+    Effect.gen(function* () {
+      const events = makeInMemoryEventStore()
+      const readModels = makeInMemoryReadModelStore()
+      const head = yield* appendEvents(events, 500, 10)
+      // A store that yields on every look-up, as a remote one does, so the two calls interleave.
+      const slow = {
+        ...readModels,
+        generations: (name: string) => Effect.andThen(Effect.yieldNow, readModels.generations(name)),
+      }
+      const runner = yield* run([counter()], events, slow, { batchSize: 100 })
+      yield* runner.waitFor(head)
+      const [first, second] = yield* Effect.all([runner.rebuild("counter"), runner.rebuild("counter")], {
+        concurrency: "unbounded",
+      })
+      // The second either joins the first or, if the first already switched, builds the next one.
+      expect(first).toMatchObject({ generation: 2, state: "switched" })
+      expect(second).toMatchObject({ state: "switched" })
+      expect((yield* readModels.generations("counter")).map((g) => [g.generation, g.active])).toEqual([
+        [second.generation, true],
+      ])
+      expect(total(yield* documents(readModels, "counter_counts"))).toBe(500)
+    }),
+  )
+
   it.effect("shows a rebuild's progress while it runs", () =>
     Effect.gen(function* () {
       const events = makeInMemoryEventStore()
