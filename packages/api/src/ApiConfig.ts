@@ -16,6 +16,7 @@
  *   RELATA_TRUST_PROXY        true when behind a proxy that sets X-Forwarded-For
  *   RELATA_DEMO               auto (seed demo data into an empty embedded store), always, never
  *   RELATA_SHUTDOWN_TIMEOUT_MS how long shutdown waits for in-flight requests
+ *   RELATA_PROJECTIONS        in-process (the server runs the projections) or worker (`relata projections run` does)
  */
 import { readFileSync } from "node:fs"
 import { Result, Schema, SchemaIssue } from "effect"
@@ -33,6 +34,13 @@ export type LogLevel = typeof LogLevel.Type
 export const DemoMode = Schema.Literals(["auto", "always", "never"])
 export type DemoMode = typeof DemoMode.Type
 
+/**
+ * Where the projections run: in the server (in-process), or in a separate process
+ * (`relata projections run`), the server then reading their checkpoints from the read-model store.
+ */
+export const ProjectionsMode = Schema.Literals(["in-process", "worker"])
+export type ProjectionsMode = typeof ProjectionsMode.Type
+
 /** The configuration after defaults, file and environment. */
 export const ApiConfig = Schema.Struct({
   host: Schema.String.check(Schema.isNonEmpty()),
@@ -49,6 +57,7 @@ export const ApiConfig = Schema.Struct({
   trustProxy: Schema.Boolean,
   demo: DemoMode,
   shutdownTimeoutMs: PositiveInt,
+  projections: ProjectionsMode,
 })
 export type ApiConfig = typeof ApiConfig.Type
 
@@ -64,6 +73,7 @@ export const defaultApiConfig: ApiConfig = {
   trustProxy: false,
   demo: "auto",
   shutdownTimeoutMs: 10_000,
+  projections: "in-process",
 }
 
 /** The configuration is invalid or cannot be read; the message names the setting. */
@@ -147,6 +157,7 @@ export const loadApiConfig = (env: Env = process.env): Result.Result<ApiConfig, 
     set("trustProxy", env.RELATA_TRUST_PROXY, boolean)
     set("demo", env.RELATA_DEMO)
     set("shutdownTimeoutMs", env.RELATA_SHUTDOWN_TIMEOUT_MS, number)
+    set("projections", env.RELATA_PROJECTIONS)
     const rateLimit = isRecord(merged.rateLimit) ? { ...merged.rateLimit } : merged.rateLimit
     if (isRecord(rateLimit)) {
       if (env.RELATA_RATE_LIMIT_MAX) rateLimit.max = number(env.RELATA_RATE_LIMIT_MAX)
@@ -189,5 +200,26 @@ export const loadApiConfig = (env: Env = process.env): Result.Result<ApiConfig, 
         }),
       )
     }
+    if (decoded.success.projections === "worker" && !sharedAcrossProcesses(decoded.success)) {
+      return yield* Result.fail(
+        new ConfigError({
+          reason:
+            "projections: a worker needs events and read models another process can open; use sqlite: or postgres:// read models (RELATA_READ_MODELS) and no memory: store",
+        }),
+      )
+    }
     return decoded.success
   })
+
+/** Whether a worker process would see the same events and read models as the server. */
+const sharedAcrossProcesses = (config: ApiConfig): boolean => {
+  const events = parseStoreUrl(config.eventStore).kind
+  // Read models default to the events' store, except beside KurrentDB (in memory then).
+  const readModels =
+    config.readModels === undefined
+      ? events === "kurrentdb"
+        ? "memory"
+        : events
+      : parseStoreUrl(config.readModels).kind
+  return events !== "memory" && readModels !== "memory"
+}

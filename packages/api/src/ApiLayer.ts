@@ -1,7 +1,8 @@
 /**
  * The services the HTTP API runs on, as one layer: the event store (and snapshots) and the read
- * models (both given: configuration picks their adapters), the command handler, and the projection
- * runner keeping the read models (cards, audit trail, analytics) up to date.
+ * models (both given: configuration picks their adapters), the command handler, and the projections'
+ * progress: by default the projection runner keeping the read models (cards, audit trail,
+ * analytics) up to date in this process; in worker mode their checkpoints, kept by another process.
  */
 import type { EventStore, SnapshotStore, StoreUnavailable } from "@relata/domain"
 import {
@@ -16,9 +17,11 @@ import {
 } from "@relata/projections"
 import { Layer } from "effect"
 import { ApiCommandHandler } from "./ApiCommandHandler.ts"
+import type { ProjectionsMode } from "./ApiConfig.ts"
+import { type CheckpointPollingOptions, ProjectionProgress } from "./ProjectionProgress.ts"
 
 /** What the app's routes use. */
-export type ApiServices = EventStore | ApiCommandHandler | ReadModelStore | ProjectionRunner
+export type ApiServices = EventStore | ApiCommandHandler | ReadModelStore | ProjectionProgress
 
 /** The projections the server runs: customer cards, the audit trail and the analytics. */
 export const apiProjections: ReadonlyArray<AnyProjection> = [
@@ -30,17 +33,27 @@ export const apiProjections: ReadonlyArray<AnyProjection> = [
 export interface ApiLayerOptions<E1, E2> {
   readonly eventStore: Layer.Layer<EventStore | SnapshotStore, E1> | Layer.Layer<EventStore, E1>
   readonly readModels: Layer.Layer<ReadModelStore, E2>
+  /** Where the projections run: here (default), or in a worker whose checkpoints this reads. */
+  readonly projections?: ProjectionsMode
   readonly runner?: ProjectionRunnerConfig
+  /** Worker mode: how checkpoints are polled. */
+  readonly polling?: CheckpointPollingOptions
 }
 
-/** The API's services over the given stores. The projections run while the layer's scope is open. */
+/**
+ * The API's services over the given stores. In-process, the projections run while the layer's
+ * scope is open.
+ */
 export const apiLayer = <E1, E2>(
   options: ApiLayerOptions<E1, E2>,
 ): Layer.Layer<ApiServices, E1 | E2 | ReadModelStoreError | StoreUnavailable> => {
   const stores = Layer.merge(options.eventStore as Layer.Layer<EventStore, E1>, options.readModels)
-  const services = Layer.merge(
-    ApiCommandHandler.layer(),
-    ProjectionRunner.layer(apiProjections, options.runner ?? {}),
-  )
+  const progress =
+    options.projections === "worker"
+      ? ProjectionProgress.fromCheckpoints(apiProjections, options.polling ?? {})
+      : ProjectionProgress.inProcess.pipe(
+          Layer.provide(ProjectionRunner.layer(apiProjections, options.runner ?? {})),
+        )
+  const services = Layer.merge(ApiCommandHandler.layer(), progress)
   return services.pipe(Layer.provideMerge(stores))
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `relata`: the command line. `serve` is the main job (the HTTP API, with demo data and a token per
- * role on a fresh embedded store); `demo` seeds demo data; `projections`, `history`, `card` and
+ * role on a fresh embedded store); `demo` seeds demo data; `projections run` is the projection
+ * worker when the server runs with `projections: worker`; `projections`, `history`, `card` and
  * `audit` are what operators and auditors need without writing code. Every command has --help.
  *
  * Exit codes: 0 done; 1 the command found a problem (a broken chain, an unknown customer, a failed
@@ -30,19 +31,22 @@ import {
   customerAuditTrailFromStore,
   customerCardAsOf,
   headsDigest,
+  ProjectionRunner,
+  ReadModelStore,
   verifyCustomer,
   verifyStore,
   viewOf,
 } from "@relata/projections"
 import cliProgress from "cli-progress"
-import { Cause, Clock, Console, Effect, Option, Result, Schema, Stream } from "effect"
+import { Cause, Clock, Console, Effect, Layer, Option, Result, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type ApiConfig, type DemoMode, loadApiConfig } from "./ApiConfig.ts"
 import { NotFound } from "./ApiError.ts"
+import { apiProjections } from "./ApiLayer.ts"
 import { seedDemo } from "./Demo.ts"
 import { cliEnvironment, ExitCode, runMain } from "./internal/cliRuntime.ts"
-import type { ProjectionStatusView } from "./routes/projections.ts"
-import { eventStoreLayer, isEmbedded } from "./Stores.ts"
+import { type ProjectionStatusView, projectionStatusView } from "./routes/projections.ts"
+import { eventStoreLayer, isEmbedded, readModelStoreLayer, readModelsUrl } from "./Stores.ts"
 import { parseStoreUrl, redactStoreUrl } from "./StoreUrl.ts"
 import { resolveTokens, startServer } from "./server.ts"
 
@@ -234,6 +238,9 @@ const printBanner = (config: ApiConfig, url: string, server: Awaited<ReturnType<
       `Relata is listening on ${url}`,
       `  API docs: ${url}/docs   OpenAPI: ${url}/openapi.json   health: ${url}/ready`,
       `  event store: ${redactStoreUrl(config.eventStore)}`,
+      config.projections === "worker"
+        ? "  projections: in a separate worker; start it with `RELATA_PROJECTIONS=worker relata projections run`"
+        : "  projections: in this process",
     ]
     const tokens = server.tokens
     if (tokens.kind === "generated") {
@@ -487,9 +494,128 @@ const projectionsRebuild = Command.make(
     }),
 ).pipe(Command.withDescription("Rebuild projections blue/green on the running server, with progress"))
 
+// ---------------------------------------------------------------------------------------------
+// projections run: the worker, when the server runs with projections: worker
+// ---------------------------------------------------------------------------------------------
+
+const projectionNames = apiProjections.map((projection) => projection.name)
+
+const timestamped = (line: string) =>
+  Effect.map(Clock.currentTimeMillis, (now) => `${new Date(now).toISOString()} ${line}`)
+
+const logStatuses = (prefix: string) =>
+  Effect.gen(function* () {
+    const statuses = yield* ProjectionRunner.use((runner) => runner.status)
+    for (const status of statuses) {
+      yield* Console.log(yield* timestamped(`${prefix} ${statusLine(projectionStatusView(status))}`))
+    }
+  })
+
+/** The checkpoints as stored, once the loops have stopped: what the server and the next start see. */
+const logStoredCheckpoints = Effect.gen(function* () {
+  const readModels = yield* ReadModelStore
+  for (const name of projectionNames) {
+    const active = (yield* readModels.generations(name)).find((g) => g.active)
+    yield* Console.log(
+      yield* timestamped(
+        `stopped ${name.padEnd(20)} generation ${active?.generation ?? 0}  checkpoint ${active?.checkpoint ?? 0n}`,
+      ),
+    )
+  }
+})
+
+const projectionsRun = Command.make(
+  "run",
+  {
+    rebuild: Flag.Literals("rebuild", projectionNames).pipe(
+      Flag.withDescription(
+        "Also rebuild this projection blue/green once started (repeatable); the current read model serves until the switch",
+      ),
+      Flag.atLeast(0),
+    ),
+    statusInterval: Flag.Int("status-interval").pipe(
+      Flag.withDescription("Seconds between status lines (0: only at start and stop)"),
+      Flag.withDefault(60),
+    ),
+    batchSize: Flag.Int("batch-size").pipe(
+      Flag.withDescription("The most events one transaction applies (default 1000)"),
+      Flag.withSchema(Schema.Int.check(Schema.isGreaterThan(0))),
+      Flag.optional,
+    ),
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const configured = yield* configuration
+      if (configured.projections === "in-process") {
+        yield* Console.error(
+          "relata: note: a server configured with projections: in-process runs the projections too; start it with RELATA_PROJECTIONS=worker",
+        )
+      }
+      // The worker's stores must be ones the server can see: checked as for the server in worker mode.
+      const config = yield* Effect.fromResult(loadApiConfig({ ...process.env, RELATA_PROJECTIONS: "worker" }))
+      const readModels = readModelsUrl(config.readModels, config.eventStore)
+      const stores = Layer.merge(eventStoreLayer(config.eventStore), readModelStoreLayer(readModels))
+      const work = Effect.gen(function* () {
+        const runner = yield* ProjectionRunner
+        yield* Console.log(
+          yield* timestamped(
+            `Relata projection worker: events ${redactStoreUrl(config.eventStore)}, read models ${redactStoreUrl(readModels)}; SIGINT or SIGTERM stops it`,
+          ),
+        )
+        yield* logStatuses("started")
+        for (const name of new Set(flags.rebuild)) {
+          yield* runner.rebuild(name).pipe(
+            Effect.flatMap((done) =>
+              Effect.flatMap(
+                timestamped(`rebuilt ${name}: generation ${done.generation} is live`),
+                Console.log,
+              ),
+            ),
+            Effect.catch((error) =>
+              Effect.flatMap(timestamped(`rebuild of ${name} failed: ${error.message}`), Console.error),
+            ),
+            Effect.forkChild,
+          )
+        }
+        if (flags.statusInterval > 0) {
+          yield* Effect.forever(
+            Effect.andThen(Effect.sleep(flags.statusInterval * 1000), logStatuses("status")),
+          )
+        }
+        return yield* Effect.never
+      }).pipe(
+        Effect.provide(
+          ProjectionRunner.layer(
+            apiProjections,
+            Option.match(flags.batchSize, { onNone: () => ({}), onSome: (batchSize) => ({ batchSize }) }),
+          ),
+        ),
+      )
+      // Every batch commits its documents with its checkpoint, so stopping between batches loses
+      // nothing; the line printed after the loops stopped is what the next start resumes from.
+      yield* work.pipe(Effect.ensuring(Effect.ignore(logStoredCheckpoints)), Effect.provide(stores))
+    }),
+).pipe(
+  Command.withDescription(
+    "Run the projections in this process until SIGINT/SIGTERM: the worker for a server started with RELATA_PROJECTIONS=worker",
+  ),
+  Command.withExamples([
+    {
+      command: "RELATA_PROJECTIONS=worker relata projections run",
+      description: "Keep the read models of ./data/relata.sqlite up to date beside `relata serve`",
+    },
+    {
+      command: "relata projections run --rebuild customer-cards",
+      description: "Restart the worker and rebuild the customer cards blue/green",
+    },
+  ]),
+)
+
 const projectionsCommand = Command.make("projections").pipe(
-  Command.withDescription("Projection status and rebuilds (through the running server)"),
-  Command.withSubcommands([projectionsStatus, projectionsRebuild]),
+  Command.withDescription(
+    "Projection status and rebuilds (through the running server), and the projection worker (run)",
+  ),
+  Command.withSubcommands([projectionsStatus, projectionsRebuild, projectionsRun]),
 )
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * The server: configuration -> adapter layers -> the app -> listen, and a graceful close: stop
- * accepting connections, let in-flight requests (commands) finish, then stop the projections and
- * close the stores. The CLI's `serve` calls `startServer` and wires signals to `close`.
+ * accepting connections, let in-flight requests (commands) finish, then stop the projections (when
+ * they run here rather than in a worker) and close the stores. The CLI's `serve` calls `startServer`
+ * and wires signals to `close`.
  */
 import { dirname, join } from "node:path"
 import { type Layer, ManagedRuntime } from "effect"
@@ -55,6 +56,7 @@ export const makeRuntime = (config: ApiConfig): ManagedRuntime.ManagedRuntime<Ap
     apiLayer({
       eventStore: eventStoreLayer(config.eventStore),
       readModels: readModelStoreLayer(readModelsUrl(config.readModels, config.eventStore)),
+      projections: config.projections,
     }) as Layer.Layer<ApiServices, unknown>,
   )
 
@@ -71,7 +73,7 @@ const withTimeout = async (promise: Promise<void>, ms: number): Promise<boolean>
 }
 
 /**
- * Opens the stores, starts the projections, builds the app and listens. Fails (rejects) when a
+ * Opens the stores, starts the projections (in-process mode), builds the app and listens. Fails (rejects) when a
  * store cannot be opened, with the store's error naming what is wrong.
  */
 export const startServer = async (

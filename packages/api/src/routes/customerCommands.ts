@@ -16,7 +16,6 @@ import {
   customerCardAsOf,
   customerCardProjectionName,
   findDuplicateCandidates,
-  ProjectionRunner,
   viewOf,
 } from "@relata/projections"
 import { Clock, Effect, type ManagedRuntime } from "effect"
@@ -31,6 +30,7 @@ import { addRoute } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
 import type { Metrics } from "../Metrics.ts"
 import { ProblemDocument } from "../Problem.ts"
+import { ProjectionProgress } from "../ProjectionProgress.ts"
 
 /** What the command routes need from the app. */
 export interface CustomerCommandsOptions {
@@ -79,7 +79,7 @@ const duplicateCheck = (input: Record<string, unknown>, customerId: CustomerId) 
     // Let the index catch up with what is already stored (briefly), so a lead registered a moment
     // ago is found; if it cannot, check against what it has rather than hold the registration.
     const head = yield* (yield* EventStore).headPosition
-    yield* (yield* ProjectionRunner)
+    yield* (yield* ProjectionProgress)
       .waitFor(head, { projections: [customerCardProjectionName] })
       .pipe(Effect.timeoutOption(duplicateIndexWaitMs), Effect.ignore)
     const candidates = yield* findDuplicateCandidates(body.profile, { excluding: customerId })

@@ -3,12 +3,13 @@
  * up), Prometheus metrics, and the OpenAPI document. No token needed; nothing here shows customer data.
  */
 import { EventStore } from "@relata/domain"
-import { customerCardProjectionName, ProjectionRunner, ReadModelStore } from "@relata/projections"
+import { customerCardProjectionName, ReadModelStore } from "@relata/projections"
 import { Effect, type ManagedRuntime, Schema } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { ApiServices } from "../ApiLayer.ts"
 import { addRoute } from "../internal/route.ts"
 import type { Metrics } from "../Metrics.ts"
+import { ProjectionProgress } from "../ProjectionProgress.ts"
 
 export interface OperationsOptions {
   readonly runtime: ManagedRuntime.ManagedRuntime<ApiServices, unknown>
@@ -43,10 +44,11 @@ const readiness = (readyMaxLag: number) =>
   Effect.gen(function* () {
     const eventStore = yield* EventStore
     const readModels = yield* ReadModelStore
-    const runner = yield* ProjectionRunner
+    const progress = yield* ProjectionProgress
     const head = yield* Effect.result(eventStore.headPosition)
     const models = yield* Effect.result(readModels.generations(customerCardProjectionName))
-    const statuses = yield* Effect.result(runner.status)
+    // In worker mode, from the checkpoints the worker keeps: lag counts there too.
+    const statuses = yield* Effect.result(progress.status)
     const projections =
       statuses._tag === "Success"
         ? statuses.success.map((status) => ({
@@ -88,7 +90,7 @@ export const operations = async (app: FastifyInstance, options: OperationsOption
     "relata_projection_lag",
     "How many positions each projection is behind the event store's head.",
     async () => {
-      const statuses = await runtime.runPromise(ProjectionRunner.use((r) => r.status))
+      const statuses = await runtime.runPromise(ProjectionProgress.use((p) => p.status))
       return statuses.map((status) => ({ labels: { projection: status.name }, value: Number(status.lag) }))
     },
   )
@@ -96,7 +98,7 @@ export const operations = async (app: FastifyInstance, options: OperationsOption
     "relata_projection_events_per_second",
     "Events each projection applied per second, over the last few seconds.",
     async () => {
-      const statuses = await runtime.runPromise(ProjectionRunner.use((r) => r.status))
+      const statuses = await runtime.runPromise(ProjectionProgress.use((p) => p.status))
       return statuses.map((status) => ({
         labels: { projection: status.name },
         value: status.eventsPerSecond,

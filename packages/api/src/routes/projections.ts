@@ -1,14 +1,15 @@
 /**
- * The projections the server runs: their status (checkpoint, lag, rate, failures, rebuild
- * progress) and blue/green rebuilds. What `relata projections status|rebuild` calls.
+ * The projections the server runs (or a worker runs for it): their status (checkpoint, lag, rate,
+ * failures, rebuild progress) and blue/green rebuilds. What `relata projections status|rebuild` calls.
  */
-import { ProjectionRunner, type ProjectionStatus } from "@relata/projections"
-import { Effect, type ManagedRuntime, Schema } from "effect"
+import type { ProjectionStatus } from "@relata/projections"
+import { type ManagedRuntime, Schema } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { ApiServices } from "../ApiLayer.ts"
 import { addRoute } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
 import { ProblemDocument } from "../Problem.ts"
+import { ProjectionProgress } from "../ProjectionProgress.ts"
 
 const RebuildView = Schema.Struct({
   generation: Schema.Int,
@@ -100,7 +101,7 @@ export const projections = async (
       const statuses = await runEffect(
         runtime,
         request,
-        ProjectionRunner.use((runner) => runner.status),
+        ProjectionProgress.use((progress) => progress.status),
       )
       return { projections: statuses.map(projectionStatusView) }
     },
@@ -122,23 +123,15 @@ export const projections = async (
       401: problem("No valid bearer token"),
       403: problem("Not an admin"),
       404: problem("No projection of that name"),
+      503: problem(
+        "Projections run in a separate worker (projections: worker): rebuild there with `relata projections run --rebuild <name>`",
+      ),
     },
     handler: async ({ params, request, reply }) => {
       const status = await runEffect(
         runtime,
         request,
-        Effect.gen(function* () {
-          const runner = yield* ProjectionRunner
-          const before = yield* runner.statusOf(params.name)
-          // The rebuild outlives the request: it runs on the runtime until it switches (or fails).
-          runtime.runFork(
-            runner
-              .rebuild(params.name)
-              .pipe(Effect.catch((error) => Effect.logWarning("rebuild failed", params.name, error.message))),
-          )
-          yield* Effect.yieldNow
-          return yield* runner.statusOf(params.name).pipe(Effect.orElseSucceed(() => before))
-        }),
+        ProjectionProgress.use((progress) => progress.startRebuild(params.name)),
       )
       reply.code(202)
       return projectionStatusView(status)

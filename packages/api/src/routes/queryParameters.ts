@@ -3,9 +3,9 @@
  * until the read models include a position a command returned).
  */
 import { EventStore } from "@relata/domain"
-import { ProjectionRunner } from "@relata/projections"
 import { Effect, Option, Schema } from "effect"
 import { InvalidInput, ReadModelBehind } from "../ApiError.ts"
+import { ProjectionProgress } from "../ProjectionProgress.ts"
 
 /** A global position in a query string: a decimal integer. */
 export const Position = Schema.String.check(
@@ -41,10 +41,10 @@ export const readYourWrites = (minPosition: string | undefined, timeoutMs: numbe
         ],
       })
     }
-    const runner = yield* ProjectionRunner
-    const reached = yield* runner.waitFor(position).pipe(Effect.timeoutOption(timeoutMs))
+    const progress = yield* ProjectionProgress
+    const reached = yield* progress.waitFor(position).pipe(Effect.timeoutOption(timeoutMs))
     if (Option.isNone(reached)) {
-      const statuses = yield* runner.status
+      const statuses = yield* progress.status
       const checkpoint = statuses.reduce((min, s) => (s.checkpoint < min ? s.checkpoint : min), head)
       return yield* new ReadModelBehind({ minPosition, position: String(checkpoint) })
     }
