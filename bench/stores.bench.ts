@@ -8,7 +8,7 @@
  *   BENCH_STORES=sqlite ...             only some stores (sqlite, postgres)
  *   BENCH_PEERS=none ...                our stores only
  *   (each count on its own: BENCH_STREAMS, BENCH_SINGLE_APPENDS, BENCH_COMMANDS, BENCH_BATCH_STREAMS,
- *   BENCH_LOADS, BENCH_PEER_CATCHUP_EVENTS; BENCH_PEER_ATTEMPTS; BENCH_NODEDIR for the peer's build)
+ *   BENCH_IN_FLIGHT, BENCH_LOADS, BENCH_PEER_CATCHUP_EVENTS; BENCH_PEER_ATTEMPTS; BENCH_NODEDIR for the peer's build)
  *
  * The peer is installed on first use into bench/peers/node_modules (see stores/peers.ts). When it
  * cannot be installed or run, the suite still reports our rows and says why on stderr; it never
@@ -25,7 +25,7 @@ import pg from "pg"
 import { emmettPostgres, emmettSqlite, type PeerTarget, runEmmett } from "./stores/emmett.ts"
 import { loadPeers, type PeerRequire } from "./stores/peers.ts"
 import { type RelataTarget, relataRows, runRelata, type StoreFigures } from "./stores/relata.ts"
-import { type LoadLength, loadLengths, log, payloadSizes, type Row } from "./stores/workload.ts"
+import { type LoadLength, loadLengths, log, payloadSizes, type Row, sizes } from "./stores/workload.ts"
 
 // Emmett's SQLite store races with libuv's default pool of four threads: sqlite3 may run its COMMIT
 // before finalizing a statement it stepped once, which fails with "SQLITE_BUSY: cannot commit
@@ -86,7 +86,7 @@ const peerRows = (label: string, figures: PeerFigures): ReadonlyArray<Row> => {
   const targets: Record<string, string | undefined> = {
     [`emmett ${label} single appends`]: reference.singleAppends,
     [`emmett ${label} command handler`]: reference.commands,
-    [`emmett ${label} batched appends (10 per append)`]: reference.batched,
+    [`emmett ${label} batched appends (10 per append, sequential)`]: reference.batched,
     [`emmett ${label} catch-up (count per type)`]: reference.catchUp,
     [`emmett ${label} load 1,000-event stream p50`]: label === "sqlite" ? "ref. 5-7" : undefined,
   }
@@ -128,7 +128,15 @@ const ratioRows = (label: string, ours: StoreFigures, theirs: PeerFigures): Read
   return [
     ratio("ours/emmett single appends", ours.singleAppends / theirs.singleAppends),
     ratio("ours/emmett command handler", ours.commands / theirs.commands),
-    ratio("ours/emmett batched appends", ours.batched / theirs.batched),
+    ratio("ours/emmett batched appends, sequential", ours.batched / theirs.batched),
+    ...(ours.batchedInFlight === undefined || theirs.batchedInFlight === undefined
+      ? []
+      : [
+          ratio(
+            `ours/emmett batched appends, ${sizes.inFlight} in flight`,
+            ours.batchedInFlight / theirs.batchedInFlight,
+          ),
+        ]),
     ...loadLengths.flatMap((length) => loadRatio(length, false)),
     ...loadRatio(1_000, true),
     ratio("ours/emmett readAll + decode", ours.readAll / theirs.readAll),
@@ -182,13 +190,19 @@ const postgres = async (peers: ReturnType<typeof loadPeers>) => {
   try {
     const ours: RelataTarget = {
       label: "postgres",
+      // The event store and its snapshot store on one pool, as an application configures them.
       open: (name) =>
         Effect.map(
-          adapter.PostgresEventStore.make({
-            connectionString: server.connectionString,
-            schema: `bench_${name}`,
+          Layer.build(
+            adapter.PostgresEventStore.layerWithSnapshots({
+              connectionString: server.connectionString,
+              schema: `bench_${name}`,
+            }),
+          ),
+          (context) => ({
+            eventStore: Context.get(context, EventStore),
+            snapshotStore: Context.get(context, SnapshotStore),
           }),
-          (eventStore) => ({ eventStore }),
         ),
     }
     // Emmett keeps its tables in one schema, so each of its measures gets a database of its own.
@@ -204,7 +218,6 @@ const postgres = async (peers: ReturnType<typeof loadPeers>) => {
       url.pathname = `/${name}`
       return url.toString()
     }
-    note("PostgreSQL: no snapshot store in the adapter yet, so no postgres loads with snapshots")
     await compare(ours, (require) => emmettPostgres(require, databaseFor), peers)
   } finally {
     await server.stop()

@@ -48,7 +48,10 @@ export interface RelataTarget {
 export interface StoreFigures {
   readonly singleAppends: number
   readonly commands: number
+  /** One append at a time. */
   readonly batched: number
+  /** `sizes.inFlight` appends at a time; missing when the store could not run them (a peer). */
+  readonly batchedInFlight?: number
   readonly loads: Partial<Record<LoadLength, { p50: number; p99: number }>>
   readonly snapshotLoads: Partial<Record<LoadLength, { p50: number; p99: number }>>
   readonly readAll: number
@@ -99,8 +102,11 @@ const commands = (stores: RelataStores) =>
     return rate(all.length, ms)
   })
 
-/** 20,000 new streams of 10 events, one append each; events prepared outside the timed part, in chunks. */
-const batched = (store: EventStoreService) =>
+/**
+ * 20,000 new streams of 10 events, one append each, `inFlight` at a time (1: each waits for the one
+ * before); events prepared outside the timed part, in chunks.
+ */
+const batched = (store: EventStoreService, inFlight: number) =>
   Effect.gen(function* () {
     const chunk = 1_000
     let ms = 0
@@ -111,6 +117,7 @@ const batched = (store: EventStoreService) =>
       })
       ms += yield* time(
         Effect.forEach(appends, ({ id, events }) => store.append(id, events, ExpectedVersion.noStream), {
+          concurrency: inFlight,
           discard: true,
         }),
       )
@@ -208,7 +215,7 @@ export const runRelata = (target: RelataTarget): Effect.Effect<StoreFigures, unk
     const { batch, all, caughtUp } = yield* Effect.scoped(
       Effect.gen(function* () {
         const { eventStore } = yield* target.open("batched")
-        const batch = yield* batched(eventStore)
+        const batch = yield* batched(eventStore, 1)
         log(`${label}: ${batch} events/s; readAll with decoding`)
         const all = yield* readAll(eventStore, total)
         log(`${label}: ${all} events/s; catch-up through subscribe`)
@@ -217,7 +224,11 @@ export const runRelata = (target: RelataTarget): Effect.Effect<StoreFigures, unk
         return { batch, all, caughtUp }
       }),
     )
-    log(`${label}: stream loads (${sizes.loads} per length)`)
+    log(`${label}: batched, ${sizes.inFlight} appends in flight`)
+    const inFlight = yield* Effect.scoped(
+      Effect.flatMap(target.open("inflight"), (s) => batched(s.eventStore, sizes.inFlight)),
+    )
+    log(`${label}: ${inFlight} events/s; stream loads (${sizes.loads} per length)`)
     const loaded = yield* Effect.scoped(
       Effect.gen(function* () {
         return yield* loads(yield* target.open("loads"))
@@ -228,6 +239,7 @@ export const runRelata = (target: RelataTarget): Effect.Effect<StoreFigures, unk
       singleAppends: single,
       commands: handled,
       batched: batch,
+      batchedInFlight: inFlight,
       loads: loaded.plain,
       snapshotLoads: loaded.snapshotted,
       readAll: all,
@@ -240,11 +252,21 @@ export const relataRows = (label: string, figures: StoreFigures): ReadonlyArray<
   { name: `${label} single appends`, value: figures.singleAppends, unit: "events/s", higherIsBetter: true },
   { name: `${label} command handler`, value: figures.commands, unit: "commands/s", higherIsBetter: true },
   {
-    name: `${label} batched appends (10 per append)`,
+    name: `${label} batched appends (10 per append, sequential)`,
     value: figures.batched,
     unit: "events/s",
     higherIsBetter: true,
   },
+  ...(figures.batchedInFlight === undefined
+    ? []
+    : [
+        {
+          name: `${label} batched appends (10 per append, ${sizes.inFlight} in flight)`,
+          value: figures.batchedInFlight,
+          unit: "events/s",
+          higherIsBetter: true,
+        },
+      ]),
   ...loadRows(label, figures.loads, ""),
   ...loadRows(label, figures.snapshotLoads, " (snapshots)"),
   { name: `${label} readAll + decode`, value: figures.readAll, unit: "events/s", higherIsBetter: true },

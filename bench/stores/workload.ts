@@ -68,6 +68,8 @@ export const sizes = (() => {
     commands: scaled("BENCH_COMMANDS", 5_000, 10),
     batchStreams: scaled("BENCH_BATCH_STREAMS", 20_000, 10),
     batchSize: 10,
+    /** Appends in flight at once in the concurrent batched measure (each writer waits for its own). */
+    inFlight: Math.round(envNumber("BENCH_IN_FLIGHT", 32)),
     /** Timed loads per stream length (after a warm-up); at least 1,000 at full scale. */
     loads: scaled("BENCH_LOADS", 1_000, 50),
     /** How many streams of each length the loads cycle through. */

@@ -2,7 +2,8 @@
  * The EventStore port on PostgreSQL through `pg`: a pool for appends and reads, one LISTEN
  * connection to wake subscribers. Each append is one statement (one round trip, one transaction)
  * calling the schema's append function, which checks the expected version, writes the events and
- * notifies subscribers, all or nothing.
+ * notifies subscribers, all or nothing. Appends issued together share that statement and its commit
+ * (group commit, internal/groupCommit.ts), each still checked and answered on its own.
  *
  * Positions are handed out under a per-schema lock held until commit, so they become visible in the
  * order they are handed out: a reader never sees position n+1 before n, and readers page through
@@ -38,22 +39,16 @@ import {
   Layer,
   Queue,
   type Redacted,
-  Result,
   type Scope,
   Stream,
 } from "effect"
 import type pg from "pg"
+import { makeGroupCommit } from "./internal/groupCommit.ts"
 import { schemaNames } from "./internal/migrations.ts"
 import { makeNotifier } from "./internal/Notifier.ts"
 import { openStore, type ResolvedConfig } from "./internal/openStore.ts"
 import { codeOf, storeUnavailable, UNIQUE_VIOLATION } from "./internal/pgErrors.ts"
-import {
-  type AppendRow,
-  type EventRow,
-  makeQueries,
-  type PageRow,
-  toRecordedEvent,
-} from "./internal/queries.ts"
+import { type EventRow, makeQueries, type PageRow, toRecordedEvent } from "./internal/queries.ts"
 import { snapshotStoreOn } from "./internal/snapshots.ts"
 import type { PostgresStoreOpenError } from "./PostgresStoreOpenError.ts"
 
@@ -119,6 +114,8 @@ const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle 
     },
     names.channel,
   )
+  // Appends issued together share one statement and one commit (group commit).
+  const submit = makeGroupCommit(pool, queries)
   let closed = false
 
   const unavailable = (operation: string, cause: unknown): StoreUnavailable =>
@@ -147,29 +144,24 @@ const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle 
       const operation = `append to stream ${streamId}`
       const rejected = (actual: number) =>
         new WrongExpectedVersion({ streamId, expected: ExpectedVersion.format(expected), actual })
-      const outcome = yield* Effect.result(
-        Effect.tryPromise({
-          try: () => pool.query<AppendRow>(queries.append(streamId, events, expected)),
-          catch: (cause) => cause,
-        }),
-      )
-      if (Result.isFailure(outcome)) {
+      const outcome = yield* Effect.promise(() => submit({ streamId, events, expected }))
+      if ("error" in outcome) {
         // The statement was rolled back whole. A duplicate event id is not a conflict: reloading
         // cannot help, so it is reported as SQLite reports it. Any other unique violation is a
         // version written behind the function's back: report the stream's real version.
-        if (codeOf(outcome.failure) === UNIQUE_VIOLATION && !closed) {
-          if ((outcome.failure as { readonly constraint?: string }).constraint === "events_event_id_key") {
+        if (codeOf(outcome.error) === UNIQUE_VIOLATION && !closed) {
+          if ((outcome.error as { readonly constraint?: string }).constraint === "events_event_id_key") {
             return yield* new StoreUnavailable({
               reason: `append to ${streamId}: an event with one of these event ids is already stored; event ids must be unique`,
               retryable: false,
-              cause: outcome.failure,
+              cause: outcome.error,
             })
           }
           return yield* rejected(yield* currentVersion(streamId))
         }
-        return yield* unavailable(operation, outcome.failure)
+        return yield* unavailable(operation, outcome.error)
       }
-      const row = outcome.success.rows[0]
+      const row = outcome.row
       if (row === undefined) {
         return yield* unavailable(operation, new Error("the append function returned no row"))
       }

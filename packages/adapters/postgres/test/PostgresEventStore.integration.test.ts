@@ -84,7 +84,7 @@ describeWithPostgres("PostgresEventStore", (server) => {
             client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`),
           ),
         )
-        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }])
+        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
       }),
     ))
 

@@ -208,7 +208,7 @@ describeWithPostgres("PostgresSnapshotStore", (server) => {
           connectionString,
           `SELECT version FROM "${schema}".schema_migrations ORDER BY version`,
         )
-        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }])
+        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
       }),
     ))
 

@@ -14,6 +14,8 @@ export interface SchemaNames {
   readonly snapshots: string
   readonly migrations: string
   readonly appendFunction: string
+  /** The function appending several appends in one transaction (group commit, decision 0015). */
+  readonly appendBatchFunction: string
   /** The LISTEN/NOTIFY channel appends notify on. */
   readonly channel: string
   /** `pg_advisory_xact_lock(class, key)` serialising appends to this schema (decision 0007). */
@@ -48,6 +50,7 @@ export const schemaNames = (schema: string): SchemaNames => {
     snapshots: `${q}.snapshots`,
     migrations: `${q}.schema_migrations`,
     appendFunction: `${q}.append_events`,
+    appendBatchFunction: `${q}.append_batch`,
     channel: `relata_${schema}`,
     appendLock: [appendLockClass, hash32(schema)],
     migrationLock: [migrationLockClass, hash32(schema)],
@@ -174,6 +177,150 @@ CREATE TABLE ${n.snapshots} (
   state                json    NOT NULL CHECK (json_typeof(state) = 'object'),
   PRIMARY KEY (stream_id, state_schema_version)
 );
+`,
+  },
+  {
+    version: 3,
+    description: "the group-commit append function",
+    // Group commit (decision 0015): appends issued together share one statement, one lock and one
+    // commit. Under the same lock as append_events, each append is judged in order as if it ran
+    // alone after the ones before it (an append sees the batch's earlier appends to its stream), and
+    // gets its own row; a rejected expectation writes nothing of that append and does not affect the
+    // others. The events of the accepted appends are written by one INSERT, in batch order, at
+    // positions head + 1, head + 2, ...
+    //
+    // The batch's events are flattened: append i has p_counts[i] events, following those of the
+    // appends before it. Duplicate event ids are left to the unique constraint, which fails the whole
+    // statement; the adapter then runs the appends one by one to tell whose they are.
+    sql: (n) => `
+CREATE FUNCTION ${n.appendBatchFunction}(
+  p_stream_ids         text[],
+  p_expected_kinds     text[],
+  p_expected_versions  integer[],
+  p_counts             integer[],
+  p_event_ids          text[],
+  p_types              text[],
+  p_schema_versions    integer[],
+  p_data               json[],
+  p_metadata           json[]
+) RETURNS TABLE (ord integer, appended boolean, stream_version integer, last_position bigint)
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+  v_appends   integer := coalesce(cardinality(p_stream_ids), 0);
+  v_streams   text[];     -- the batch's distinct streams; a stream's index is its slot
+  v_versions  integer[];  -- by slot: the stream's version so far, earlier appends of the batch included
+  v_lasts     bigint[];   -- by slot: the position of the stream's last event so far
+  v_changed   boolean[];  -- by slot: whether an append of the batch wrote to it
+  v_slot_of   integer[];  -- by append: its stream's slot
+  v_first     integer[];  -- by append: index of its first event in the flattened arrays
+  v_version0  integer[];  -- by append, when accepted: the stream's version before it
+  v_position0 bigint[];   -- by append, when accepted: the position before its first event
+  v_ok        boolean[];  -- by append: whether its expectation held (the answer's rows, with the two below)
+  v_out_version integer[];
+  v_out_last    bigint[];
+  v_head      bigint;
+  v_start     bigint;
+  v_next      integer := 1;
+  v_slot      integer;
+  v_current   integer;
+  v_count     integer;
+  v_kind      text;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'relata: appends must run at READ COMMITTED, not %', current_setting('transaction_isolation')
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+  IF coalesce(cardinality(p_expected_kinds), 0) <> v_appends
+     OR coalesce(cardinality(p_expected_versions), 0) <> v_appends
+     OR coalesce(cardinality(p_counts), 0) <> v_appends THEN
+    RAISE EXCEPTION 'relata: append_batch needs one expected kind, version and count per append'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- The same lock as append_events (decision 0007): positions become visible in the order handed out.
+  PERFORM pg_advisory_xact_lock(${n.appendLock[0]}, ${n.appendLock[1]});
+
+  SELECT coalesce(array_agg(d.stream_id ORDER BY d.stream_id), '{}'),
+         coalesce(array_agg(coalesce(s.version, 0) ORDER BY d.stream_id), '{}'),
+         coalesce(array_agg(coalesce(s.last_position, 0) ORDER BY d.stream_id), '{}'),
+         coalesce(array_agg(false ORDER BY d.stream_id), '{}')
+    INTO v_streams, v_versions, v_lasts, v_changed
+    FROM (SELECT DISTINCT u.stream_id FROM unnest(p_stream_ids) AS u(stream_id)) d
+    -- One primary-key lookup per stream of the batch, never a scan of the table, whatever size the
+    -- cached plan was made for (the LIMIT keeps the planner from turning this into a plain join).
+    LEFT JOIN LATERAL (
+      SELECT t.version, t.last_position FROM ${n.streams} t WHERE t.stream_id = d.stream_id LIMIT 1
+    ) s ON true;
+  SELECT coalesce(array_agg(k.slot::integer ORDER BY a.ord), '{}') INTO v_slot_of
+    FROM unnest(p_stream_ids) WITH ORDINALITY AS a(stream_id, ord)
+    JOIN unnest(v_streams) WITH ORDINALITY AS k(stream_id, slot) ON k.stream_id = a.stream_id;
+
+  SELECT coalesce(max(e.global_position), 0) INTO v_head FROM ${n.events} e;
+  v_start := v_head;
+
+  FOR i IN 1 .. v_appends LOOP
+    v_slot := v_slot_of[i];
+    v_current := v_versions[v_slot];
+    v_count := p_counts[i];
+    v_kind := p_expected_kinds[i];
+    v_first[i] := v_next;
+    v_next := v_next + v_count;
+    IF (v_kind = 'no_stream' AND v_current <> 0)
+       OR (v_kind = 'stream_exists' AND v_current = 0)
+       OR (v_kind = 'exact' AND v_current IS DISTINCT FROM p_expected_versions[i]) THEN
+      v_ok[i] := false;
+      v_out_version[i] := v_current;
+      v_out_last[i] := v_lasts[v_slot];
+      CONTINUE;
+    END IF;
+    v_ok[i] := true;
+    v_version0[i] := v_current;
+    v_position0[i] := v_head;
+    IF v_count > 0 THEN
+      v_head := v_head + v_count;
+      v_versions[v_slot] := v_current + v_count;
+      v_lasts[v_slot] := v_head;
+      v_changed[v_slot] := true;
+    END IF;
+    v_out_version[i] := v_versions[v_slot];
+    v_out_last[i] := v_lasts[v_slot];
+  END LOOP;
+  IF v_next - 1 <> coalesce(cardinality(p_event_ids), 0) THEN
+    RAISE EXCEPTION 'relata: append_batch counts % events, but % event ids were given',
+      v_next - 1, coalesce(cardinality(p_event_ids), 0)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY SELECT r.ord::integer, r.appended, r.stream_version, r.last_position
+    FROM unnest(v_ok, v_out_version, v_out_last) WITH ORDINALITY AS r(appended, stream_version, last_position, ord);
+  IF v_head = v_start THEN
+    RETURN;
+  END IF;
+
+  -- The events arrays are read in order (unnest), not by subscript: a subscript into an array of
+  -- variable-length elements walks it from the start.
+  INSERT INTO ${n.events} (global_position, stream_id, version, event_id, type, schema_version, data, metadata)
+  SELECT a.position0 + m.k, a.stream_id, a.version0 + m.k,
+         u.event_id, u.type, u.schema_version, u.data, u.metadata
+    FROM unnest(p_event_ids, p_types, p_schema_versions, p_data, p_metadata)
+         WITH ORDINALITY AS u(event_id, type, schema_version, data, metadata, n)
+    JOIN (SELECT c.ord AS app, k, v_first[c.ord] + k - 1 AS n
+            FROM unnest(p_counts) WITH ORDINALITY AS c(count, ord)
+           CROSS JOIN LATERAL generate_series(1, c.count) AS k) m ON m.n = u.n
+    JOIN unnest(p_stream_ids, v_ok, v_version0, v_position0)
+         WITH ORDINALITY AS a(stream_id, ok, version0, position0, app) ON a.app = m.app
+   WHERE a.ok
+   ORDER BY 1;
+
+  INSERT INTO ${n.streams} (stream_id, version, last_position)
+  SELECT k.stream_id, v_versions[k.slot], v_lasts[k.slot]
+    FROM unnest(v_streams) WITH ORDINALITY AS k(stream_id, slot)
+   WHERE v_changed[k.slot]
+  ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position;
+
+  -- Delivered at commit; wakes subscribers. The payload is the new head position.
+  PERFORM pg_notify('${n.channel}', v_head::text);
+END
+$fn$;
 `,
   },
 ]

@@ -11,6 +11,7 @@ import type {
   Snapshot,
 } from "@relata/domain"
 import type pg from "pg"
+import { int4Array, oids, stringArray } from "./binaryArrays.ts"
 import type { SchemaNames } from "./migrations.ts"
 
 const columns = "global_position, stream_id, version, event_id, type, schema_version, data, metadata"
@@ -44,6 +45,18 @@ export interface AppendRow {
   readonly last_position: string
 }
 
+/** One append of a group commit: the stream, what it expects, its events. */
+export interface BatchedAppend {
+  readonly streamId: string
+  readonly events: ReadonlyArray<EventToAppend>
+  readonly expected: ExpectedVersion
+}
+
+/** The answer for the `ord`-th append (from 1) of a group commit, shaped as an `AppendRow`. */
+export interface BatchRow extends AppendRow {
+  readonly ord: number
+}
+
 /** A page of a global read: the events, and the head position when the query reads it. */
 export interface PageRow extends Partial<EventRow> {
   readonly head?: string
@@ -55,6 +68,8 @@ export interface Queries {
     events: ReadonlyArray<EventToAppend>,
     expected: ExpectedVersion,
   ) => pg.QueryConfig
+  /** Several appends in one statement and one transaction, each judged on its own (group commit). */
+  readonly appendBatch: (appends: ReadonlyArray<BatchedAppend>) => pg.QueryConfig
   readonly streamVersion: (streamId: string) => pg.QueryConfig
   readonly readStream: (
     streamId: string,
@@ -85,11 +100,40 @@ const expectation = (expected: ExpectedVersion): readonly [string, number | null
   }
 }
 
+/**
+ * The events' columns as the append functions take them: ids, types, schema versions, data and
+ * metadata, one array each, in binary (see binaryArrays.ts).
+ */
+const eventColumns = (events: ReadonlyArray<EventToAppend>): ReadonlyArray<Buffer> => {
+  const ids: Array<string> = []
+  const types: Array<string> = []
+  const schemaVersions: Array<number> = []
+  const data: Array<string> = []
+  const metadata: Array<string> = []
+  for (const event of events) {
+    ids.push(event.eventId)
+    types.push(event.type)
+    schemaVersions.push(event.schemaVersion)
+    data.push(JSON.stringify(event.data))
+    metadata.push(JSON.stringify(event.metadata))
+  }
+  return [
+    stringArray(ids, oids.text),
+    stringArray(types, oids.text),
+    int4Array(schemaVersions),
+    stringArray(data, oids.json),
+    stringArray(metadata, oids.json),
+  ]
+}
+
 export const makeQueries = (names: SchemaNames): Queries => {
   // Statement names are per connection; a pool serves one schema, so fixed names do not clash.
   const prefix = `relata_${names.schema}`
   const appendText = `SELECT appended, stream_version, last_position
     FROM ${names.appendFunction}($1, $2, $3, $4::text[], $5::text[], $6::integer[], $7::json[], $8::json[])`
+  const appendBatchText = `SELECT ord, appended, stream_version, last_position
+    FROM ${names.appendBatchFunction}($1::text[], $2::text[], $3::integer[], $4::integer[],
+      $5::text[], $6::text[], $7::integer[], $8::json[], $9::json[])`
   const streamVersionText = `SELECT version FROM ${names.streams} WHERE stream_id = $1`
   const forwardsText = `SELECT ${columns} FROM ${names.events}
     WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`
@@ -118,22 +162,34 @@ export const makeQueries = (names: SchemaNames): Queries => {
   return {
     append: (streamId, events, expected) => {
       const [kind, version] = expectation(expected)
-      const ids: Array<string> = []
-      const types: Array<string> = []
-      const schemaVersions: Array<number> = []
-      const data: Array<string> = []
-      const metadata: Array<string> = []
-      for (const event of events) {
-        ids.push(event.eventId)
-        types.push(event.type)
-        schemaVersions.push(event.schemaVersion)
-        data.push(JSON.stringify(event.data))
-        metadata.push(JSON.stringify(event.metadata))
-      }
       return {
         name: `${prefix}_append`,
         text: appendText,
-        values: [streamId, kind, version, ids, types, schemaVersions, data, metadata],
+        values: [streamId, kind, version, ...eventColumns(events)],
+      }
+    },
+    appendBatch: (appends) => {
+      const streamIds: Array<string> = []
+      const kinds: Array<string> = []
+      const versions: Array<number | null> = []
+      const counts: Array<number> = []
+      for (const { streamId, events, expected } of appends) {
+        const [kind, version] = expectation(expected)
+        streamIds.push(streamId)
+        kinds.push(kind)
+        versions.push(version)
+        counts.push(events.length)
+      }
+      return {
+        name: `${prefix}_append_batch`,
+        text: appendBatchText,
+        values: [
+          stringArray(streamIds, oids.text),
+          stringArray(kinds, oids.text),
+          int4Array(versions),
+          int4Array(counts),
+          ...eventColumns(appends.flatMap((append) => append.events)),
+        ],
       }
     },
     streamVersion: (streamId) => ({
