@@ -2,10 +2,12 @@
  * The projection runner: keeps every projection's read model up to date with the event store.
  *
  * - Each projection has its own checkpoint (per generation, in the ReadModelStore). Its loop
- *   subscribes from the checkpoint and takes the events in batches, as the store delivers them (up
- *   to `batchSize`, never waiting for a batch to fill, never sleeping while behind); for each batch
- *   it loads what the events read, applies them and commits the changes with the new checkpoint in
- *   one transaction. A crash at any instant neither loses nor double-applies an event.
+ *   subscribes from the checkpoint and takes the events in batches: behind the head it gathers the
+ *   store's pages up to `batchSize` events (only while the head, an event the subscription will
+ *   deliver, is still ahead, so it never waits for events that do not exist yet), at the head it
+ *   takes what arrived; it never sleeps while behind. For each batch it loads what the events read,
+ *   applies them and commits the changes with the new checkpoint in one transaction. A crash at
+ *   any instant neither loses nor double-applies an event.
  * - The loop subscribes to all events and filters itself: a filtered subscription says nothing of
  *   the positions it skips, so the checkpoint could not reach the head (and `waitFor` a position of
  *   another stream would never return, nor could a rebuild tell it has caught up).
@@ -128,7 +130,10 @@ export interface ProjectionStatus {
 }
 
 export interface ProjectionRunnerConfig {
-  /** The most events one transaction applies. Default 1000. */
+  /**
+   * The most events one transaction applies. Default 5000. While a projection is behind the head
+   * it gathers the store's pages into batches of this size; at the head it commits what arrived.
+   */
   readonly batchSize?: number
   /** Attempts after a store failure that can pass, before the projection stops. Default 5. */
   readonly transientRetries?: number
@@ -272,7 +277,7 @@ export const makeProjectionRunner = (
 ): Effect.Effect<ProjectionRunnerService, ReadModelStoreError | StoreUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
     const { eventStore, readModels } = stores
-    const batchSize = config.batchSize ?? 1_000
+    const batchSize = config.batchSize ?? 5_000
     const transientRetries = config.transientRetries ?? 5
     const rateWindowMs = config.rateWindowMs ?? 5_000
     if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -504,16 +509,36 @@ export const makeProjectionRunner = (
     ): Effect.Effect<void, ProjectionFailed | ReadModelStoreError | CheckpointConflict | StoreUnavailable> =>
       Effect.gen(function* () {
         yield* trySwitch(slot, loop)
-        yield* eventStore.subscribe({ after: loop.checkpoint }).pipe(
-          Stream.runForEachArray((chunk) =>
-            Effect.gen(function* () {
-              for (let start = 0; start < chunk.length; start += batchSize) {
-                yield* applyBatch(slot, loop, chunk.slice(start, start + batchSize))
-              }
-            }),
-          ),
+        const pull = yield* Stream.toPull(eventStore.subscribe({ after: loop.checkpoint }))
+        const next = pull.pipe(
+          Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<RecordedEvent>>([])),
         )
-      })
+        for (;;) {
+          const chunk = yield* next
+          if (chunk.length === 0) return
+          // Behind the head (catching up, rebuilding), the store has more events ready: take chunks
+          // until a batch is full, so that each transaction applies up to batchSize events rather
+          // than the store's page. Each commit rewrites every index page the batch touched, so
+          // fewer, larger transactions write far less. At the head, the batch commits at once.
+          let batch: ReadonlyArray<RecordedEvent> = chunk
+          if (batch.length < batchSize) {
+            const head = yield* eventStore.headPosition
+            const gathered = [...chunk]
+            while (
+              gathered.length < batchSize &&
+              (gathered[gathered.length - 1] as RecordedEvent).position < head
+            ) {
+              const more = yield* next
+              if (more.length === 0) break
+              for (const event of more) gathered.push(event)
+            }
+            batch = gathered
+          }
+          for (let start = 0; start < batch.length; start += batchSize) {
+            yield* applyBatch(slot, loop, batch.slice(start, start + batchSize))
+          }
+        }
+      }).pipe(Effect.scoped)
 
     const stop = (slot: Slot, loop: Loop, failure: ProjectionFailed) =>
       Effect.gen(function* () {

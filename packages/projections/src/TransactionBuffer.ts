@@ -32,6 +32,12 @@ export interface BufferedWrite {
   readonly fields: ReadonlyArray<FieldValue>
   /** Its normalised search text, or null. */
   readonly search: string | null
+  /**
+   * The indexed values and search text of the version in storage, when the transaction loaded the
+   * document and found it: an adapter can then write only the columns that changed (an index whose
+   * value did not change need not be touched). Absent when the document was not loaded or not found.
+   */
+  readonly stored?: { readonly fields: ReadonlyArray<FieldValue>; readonly search: string | null }
 }
 
 export interface TransactionBuffer {
@@ -45,6 +51,17 @@ export interface TransactionBuffer {
 interface Entry {
   document: JsonObject | undefined
   write: BufferedWrite | undefined
+  /** The document as loaded from storage, if it was loaded and found. */
+  loaded: JsonObject | undefined
+}
+
+/** The indexed values of a stored document; undefined when it does not fit the layout (written by older code). */
+const storedOf = (compiled: CompiledCollection, document: JsonObject): BufferedWrite["stored"] => {
+  try {
+    return { fields: compiled.fieldValues(document), search: compiled.searchText(document) }
+  } catch {
+    return undefined
+  }
 }
 
 /** Loads the documents that exist among `ids` of a collection, by id. */
@@ -85,7 +102,10 @@ export const makeTransactionBuffer = (
       return Effect.map(loadDocuments(collection, [...new Set(missing)]), (found) => {
         for (const id of missing) {
           // Written meanwhile? Keep the write: it is newer than storage.
-          if (!map.has(id)) map.set(id, { document: found.get(id), write: undefined })
+          if (!map.has(id)) {
+            const document = found.get(id)
+            map.set(id, { document, write: undefined, loaded: document })
+          }
         }
       })
     })
@@ -105,11 +125,15 @@ export const makeTransactionBuffer = (
         fields: compiled.fieldValues(document),
         search: compiled.searchText(document),
       }
-      map.set(id, { document, write })
+      map.set(id, { document, write, loaded: map.get(id)?.loaded })
     },
     delete: (collection, id) => {
       const { entries: map } = entriesOf(collection)
-      map.set(id, { document: undefined, write: { id, document: undefined, fields: [], search: null } })
+      map.set(id, {
+        document: undefined,
+        write: { id, document: undefined, fields: [], search: null },
+        loaded: map.get(id)?.loaded,
+      })
     },
     saveCheckpoint: (position) => {
       checkpoint = position
@@ -121,8 +145,17 @@ export const makeTransactionBuffer = (
     writes: () => {
       const result = new Map<string, Array<BufferedWrite>>()
       for (const [collection, map] of entries) {
+        const compiled = collections.get(collection) as CompiledCollection
         const writes: Array<BufferedWrite> = []
-        for (const entry of map.values()) if (entry.write !== undefined) writes.push(entry.write)
+        for (const entry of map.values()) {
+          const write = entry.write
+          if (write === undefined) continue
+          const stored =
+            entry.loaded === undefined || write.document === undefined
+              ? undefined
+              : storedOf(compiled, entry.loaded)
+          writes.push(stored === undefined ? write : { ...write, stored })
+        }
         if (writes.length > 0) result.set(collection, writes)
       }
       return result

@@ -26,7 +26,7 @@ import {
   type ReadModelTransaction,
   type TransactOptions,
 } from "@relata/projections"
-import { Deferred, Effect, Fiber, Layer, Result, Stream } from "effect"
+import { type Array as Arr, Deferred, Effect, Fiber, Layer, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 interface Counted {
@@ -185,6 +185,38 @@ describe("ProjectionRunner", () => {
       expect(commits.every((commit) => commit.checkpoints === 1)).toBe(true)
       const [generation] = yield* store.generations("counter")
       expect(generation).toMatchObject({ generation: 1, active: true, checkpoint: head })
+    }),
+  )
+
+  it.effect("gathers small pages into full batches while behind, and commits at once at the head", () =>
+    Effect.gen(function* () {
+      const events = makeInMemoryEventStore()
+      const head = yield* appendEvents(events, 2_500)
+      // A store whose subscription delivers what it has in pages of at most ten events.
+      const pages = <A>(chunk: Arr.NonEmptyReadonlyArray<A>) => {
+        const split: Array<Arr.NonEmptyReadonlyArray<A>> = []
+        for (let i = 0; i < chunk.length; i += 10) {
+          split.push(chunk.slice(i, i + 10) as unknown as Arr.NonEmptyReadonlyArray<A>)
+        }
+        return split as unknown as Arr.NonEmptyReadonlyArray<Arr.NonEmptyReadonlyArray<A>>
+      }
+      const paged: EventStoreService = {
+        ...events,
+        subscribe: (options) => Stream.flattenArray(Stream.mapArray(events.subscribe(options), pages)),
+      }
+      const { store, commits } = spied(makeInMemoryReadModelStore())
+      const runner = yield* run([counter()], paged, store, { batchSize: 400 })
+      yield* runner.waitFor(head)
+      expect(total(yield* documents(store, "counter_counts"))).toBe(2_500)
+      // 2,500 events in batches of 400 rather than 250 pages.
+      expect(commits).toHaveLength(7)
+      // At the head, a lone event commits without waiting for a batch to fill.
+      for (let i = 1; i <= 3; i++) {
+        const position = yield* appendEvents(events, 1)
+        yield* runner.waitFor(position)
+        expect(commits).toHaveLength(7 + i)
+      }
+      expect(total(yield* documents(store, "counter_counts"))).toBe(2_503)
     }),
   )
 

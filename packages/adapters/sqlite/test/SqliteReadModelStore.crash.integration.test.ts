@@ -194,7 +194,13 @@ describe("SqliteReadModelStore under SIGKILL", () => {
 
         const generations = yield* readModels.generations("customer-cards")
         expect(generations).toEqual([
-          { projection: "customer-cards", generation: 1, version: 1, checkpoint: head, active: true },
+          {
+            projection: "customer-cards",
+            generation: 1,
+            version: CustomerCardProjection.version,
+            checkpoint: head,
+            active: true,
+          },
         ])
         const rebuilt = makeInMemoryReadModelStore()
         const runner = yield* makeProjectionRunner([CustomerCardProjection], {

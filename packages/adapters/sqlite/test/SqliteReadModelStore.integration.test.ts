@@ -179,7 +179,13 @@ describe("SqliteReadModelStore", () => {
             yield* runner.waitFor(head)
             yield* expectCardsToBeFolds(eventStore, readModels, ids.slice(0, 40))
             expect(yield* readModels.generations("customer-cards")).toEqual([
-              { projection: "customer-cards", generation: 1, version: 1, checkpoint: head, active: true },
+              {
+                projection: "customer-cards",
+                generation: 1,
+                version: CustomerCardProjection.version,
+                checkpoint: head,
+                active: true,
+              },
             ])
           }),
         )
@@ -242,9 +248,23 @@ describe("SqliteReadModelStore", () => {
         orderBy: { field: "registeredAt", direction: "desc" },
       })
       expect(byStage).toContain("USING INDEX")
+      // The lists reps and managers open most: a stage of one owner by name, one owner by last
+      // change, a stage by name; each read in the index's order.
+      const byOwnerStageAndName = yield* plan({
+        where: { owner: "rep-1", stage: "lead" },
+        orderBy: { field: "name" },
+      })
+      expect(byOwnerStageAndName).toContain("USING INDEX rm_customer_cards_g1_i2")
+      const byOwnerAndChange = yield* plan({
+        where: { owner: "rep-1" },
+        orderBy: { field: "updatedAt", direction: "desc" },
+      })
+      expect(byOwnerAndChange).toContain("USING INDEX rm_customer_cards_g1_i3")
+      const byStageAndName = yield* plan({ where: { stage: "customer" }, orderBy: { field: "name" } })
+      expect(byStageAndName).toContain("USING INDEX rm_customer_cards_g1_i4")
       const page = yield* readModels.query("customer_cards", { orderBy: { field: "name" }, limit: 5 })
       const next = yield* plan({ orderBy: { field: "name" }, after: page.next as string })
-      for (const explained of [byOwnerAndName, next]) {
+      for (const explained of [byOwnerAndName, byOwnerStageAndName, byOwnerAndChange, byStageAndName, next]) {
         expect(explained).not.toContain("TEMP B-TREE")
         expect(explained).not.toMatch(/SCAN rm_customer_cards_g1$/m)
       }

@@ -59,10 +59,16 @@ export const customerCards = defineCollection<CustomerCard>({
     updatedAt: Field.text((card) => card.updatedAt),
     purchaseCount: Field.number((card) => card.purchases.count),
   },
-  // "My customers" by name and "my overdue follow-ups" are the lists reps open most.
+  // "My customers" by name (of one stage, or all) or by last change and "my overdue follow-ups" are
+  // the lists reps open most; a stage's customers by name, the one managers open. With one of these
+  // a page of 50 reads about 50 index entries; without, the store filters or sorts every card of
+  // the owner or the stage.
   indexes: [
     ["owner", "name"],
     ["owner", "followUpDue"],
+    ["owner", "stage", "name"],
+    ["owner", "updatedAt"],
+    ["stage", "name"],
   ],
   search: (card) => [card.profile.name, card.profile.email ?? "", card.profile.company ?? ""].join(" "),
 })
@@ -96,7 +102,8 @@ export const makeCustomerCardProjection = (
   const policy = options.policy ?? defaultCustomerCardPolicy
   return defineProjection<CustomerEvent>({
     name: customerCardProjectionName,
-    version: options.version ?? 1,
+    // 2: the cards' collection gained the (owner, stage, name), (owner, updatedAt) and (stage, name) indexes.
+    version: options.version ?? 2,
     collections: [customerCards, customerDuplicateKeys],
     filter: { streamPrefix: customerStreamPrefix },
     decode: decodeCustomerEvent,

@@ -333,6 +333,39 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
           expect(yield* store.get(people.name, "p05")).toBeUndefined()
         }))
 
+      test("a loaded document rewritten with some values changed is found by its new values only", (store) =>
+        Effect.gen(function* () {
+          const generation = yield* withCrowd(store)
+          yield* store.transact(generation, (tx) =>
+            Effect.gen(function* () {
+              yield* tx.load(people.name, ["p01", "p02", "p07", "p08"])
+              // One value changed; the search text and another value; nothing indexed; deleted.
+              tx.put(people.name, "p01", asJson(person("Ana", "red", 12, true, "ana@example.com")))
+              tx.put(people.name, "p02", asJson(person("bob", "green", 9.5, false, "bob@example.org")))
+              tx.put(people.name, "p07", { ...asJson(person("acme supplies", "green", 0)), notes: { a: 1 } })
+              tx.delete(people.name, "p08")
+              tx.saveCheckpoint(11n)
+            }),
+          )
+          expect(yield* ids(store, { where: { score: 12 } })).toEqual(["p01"])
+          expect(yield* ids(store, { where: { score: 10 } })).toEqual(["p04", "p09"])
+          expect(yield* ids(store, { where: { team: "red", active: true } })).toEqual(["p01", "p03", "p09"])
+          expect(yield* ids(store, { where: { team: "green" } })).toEqual(["p02", "p06", "p07"])
+          expect(yield* ids(store, { where: { team: "blue" } })).toEqual(["p05", "p10"])
+          expect(yield* ids(store, { search: "example.org" })).toEqual(["p02"])
+          expect(yield* ids(store, { where: { active: false } })).toEqual(["p02", "p06"])
+          expect(yield* ids(store, { orderBy: { field: "score", direction: "desc" }, limit: 2 })).toEqual([
+            "p06",
+            "p01",
+          ])
+          expect(yield* store.get(people.name, "p07")).toEqual({
+            ...asJson(person("acme supplies", "green", 0)),
+            notes: { a: 1 },
+          })
+          expect(yield* store.get(people.name, "p08")).toBeUndefined()
+          expect((yield* store.generations("contract"))[0]?.checkpoint).toBe(11n)
+        }))
+
       test("gets many documents at once, only those that exist", (store) =>
         Effect.gen(function* () {
           yield* withCrowd(store)
