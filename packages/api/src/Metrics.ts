@@ -26,9 +26,15 @@ interface Histogram {
 /** A gauge's samples, read when Prometheus scrapes. */
 export type GaugeSource = () => Promise<ReadonlyArray<{ readonly labels: Labels; readonly value: number }>>
 
+/** Records the requests of one route: each answer's status and how long it took. */
+export type RequestRecorder = (status: number, seconds: number) => void
+
 export interface Metrics {
-  /** One HTTP request answered: its route template (not the raw URL, to bound the label values). */
-  readonly recordRequest: (method: string, route: string, status: number, seconds: number) => void
+  /**
+   * The recorder of one route template (not raw URLs, to bound the label values). Made once per
+   * route, so answering a request looks up no labels.
+   */
+  readonly requestRecorder: (method: string, route: string) => RequestRecorder
   /** One command handled through the API: its type and outcome (`applied`, `replayed`, or the error tag). */
   readonly recordCommand: (type: string, outcome: string, eventsAppended: number) => void
   /** Adds a gauge read at scrape time. */
@@ -52,23 +58,44 @@ export const makeMetrics = (): Metrics => {
     else entry.value += by
   }
 
-  return {
-    recordRequest: (method, route, status, seconds) => {
-      increment(requests, { method, route, status: String(status) })
-      const labels = { method, route }
-      const key = labelText(labels)
-      let entry = latencies.get(key)
-      if (entry === undefined) {
-        entry = { labels, histogram: { counts: latencyBuckets.map(() => 0), sum: 0, count: 0 } }
-        latencies.set(key, entry)
+  const recorders = new Map<string, RequestRecorder>()
+
+  const makeRecorder = (method: string, route: string): RequestRecorder => {
+    const labels = { method, route }
+    // Series appear at a route's first request, as if each request looked its labels up.
+    let histogram: Histogram | undefined
+    const byStatus = new Map<number, { labels: Labels; value: number }>()
+    return (status, seconds) => {
+      if (histogram === undefined) {
+        histogram = { counts: latencyBuckets.map(() => 0), sum: 0, count: 0 }
+        latencies.set(labelText(labels), { labels, histogram })
       }
-      const { histogram } = entry
+      let counter = byStatus.get(status)
+      if (counter === undefined) {
+        const statusLabels = { ...labels, status: String(status) }
+        counter = { labels: statusLabels, value: 0 }
+        requests.set(labelText(statusLabels), counter)
+        byStatus.set(status, counter)
+      }
+      counter.value++
       for (let i = 0; i < latencyBuckets.length; i++) {
         if (seconds <= (latencyBuckets[i] as number))
           histogram.counts[i] = (histogram.counts[i] as number) + 1
       }
       histogram.sum += seconds
       histogram.count++
+    }
+  }
+
+  return {
+    requestRecorder: (method, route) => {
+      const key = `${method} ${route}`
+      let recorder = recorders.get(key)
+      if (recorder === undefined) {
+        recorder = makeRecorder(method, route)
+        recorders.set(key, recorder)
+      }
+      return recorder
     },
     recordCommand: (type, outcome, eventsAppended) => {
       increment(commands, { type, outcome })

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from "node:crypto"
 import cors from "@fastify/cors"
-import helmet from "@fastify/helmet"
 import rateLimit from "@fastify/rate-limit"
 import swagger from "@fastify/swagger"
 import swaggerUi from "@fastify/swagger-ui"
@@ -20,6 +19,9 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
   LogController,
+  type onRequestHookHandler,
+  type onResponseHookHandler,
+  type RouteOptions,
 } from "fastify"
 import {
   Forbidden,
@@ -33,6 +35,8 @@ import {
 } from "./ApiError.ts"
 import type { ApiServices } from "./ApiLayer.ts"
 import { makeAuthenticator, type TokenGrant } from "./Auth.ts"
+import type { Access } from "./internal/route.ts"
+import { securityHeaders } from "./internal/securityHeaders.ts"
 import { type Metrics, makeMetrics } from "./Metrics.ts"
 import { type ApiFailure, problemFor, problemTypeOf } from "./Problem.ts"
 import { analytics } from "./routes/analytics.ts"
@@ -102,6 +106,10 @@ const quietPaths = new Set(["/health", "/ready", "/metrics"])
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/
 
+/** A route's hooks of one kind as a fresh array (the option takes one function or several). */
+const hooksOf = <Hook>(given: Hook | ReadonlyArray<Hook> | undefined): Array<Hook> =>
+  given === undefined ? [] : Array.isArray(given) ? [...given] : [given as Hook]
+
 /** Every route, hook and plugin of the API. Registered without encapsulation (like fastify-plugin). */
 export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) => {
   const metrics = options.metrics ?? makeMetrics()
@@ -127,16 +135,30 @@ export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) =>
     return reply.code(problem.status).headers(problem.headers).send(JSON.stringify(problem.body))
   })
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Security headers (helmet's defaults) and the request id, on every answer including errors.
+  // Swagger UI's page replaces the Content-Security-Policy with its own (staticCSP).
+  const headers = await securityHeaders()
+  app.addHook("onRequest", (request, reply, done) => {
+    reply.headers(headers)
     reply.header("x-request-id", String(request.id))
+    done()
   })
-  app.addHook("onResponse", async (request, reply) => {
-    metrics.recordRequest(
-      request.method,
-      request.routeOptions.url ?? "(unmatched)",
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    )
+  // Each route records its own requests, its labels looked up once, at registration.
+  app.addHook("onRoute", (route: RouteOptions) => {
+    const { url } = route
+    const only = typeof route.method === "string" ? metrics.requestRecorder(route.method, url) : undefined
+    const onResponse: onResponseHookHandler = (request, reply, done) => {
+      const record = only ?? metrics.requestRecorder(request.method, url)
+      record(reply.statusCode, reply.elapsedTime / 1000)
+      done()
+    }
+    route.onResponse = [...hooksOf(route.onResponse), onResponse]
+  })
+  app.addHook("onResponse", (request, reply, done) => {
+    if (request.is404) {
+      metrics.requestRecorder(request.method, "(unmatched)")(reply.statusCode, reply.elapsedTime / 1000)
+    }
+    done()
   })
 
   // Bodies are JSON: plain text gets 415 rather than a confusing 400 from the schema.
@@ -148,10 +170,6 @@ export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) =>
     app.getDefaultJsonParser("error", "error"),
   )
 
-  await app.register(helmet, {
-    // Swagger UI's page sets its own policy (staticCSP); the JSON routes need none beyond the defaults.
-    global: true,
-  })
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...options.corsOrigins],
@@ -199,21 +217,30 @@ export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) =>
 
   await operations(app, { runtime: options.runtime, metrics, readyMaxLag: options.readyMaxLag ?? 10_000 })
 
-  // The versioned API: every route here requires a bearer token; the hook reads each route's access rule.
-  await app.register(async (v1) => {
-    v1.addHook("onRequest", async (request) => {
-      const access = request.routeOptions.config.access
-      if (access === undefined || access.kind === "public") return
+  /** The hook that lets through only callers whom `access` admits; it sets `request.principal`. */
+  const authorize =
+    (access: Exclude<Access, { readonly kind: "public" }>): onRequestHookHandler =>
+    (request, _reply, done) => {
       const principal = authenticate(request.headers.authorization)
-      if (Result.isFailure(principal)) throw principal.failure
+      if (Result.isFailure(principal)) return done(principal.failure)
       request.principal = principal.success
       const { role } = principal.success
       if (access.kind === "roles" && !access.roles.includes(role)) {
-        throw new Forbidden({ role, action: access.action })
+        return done(new Forbidden({ role, action: access.action }))
       }
       if (access.kind === "command" && !mayIssue(role, access.command)) {
-        throw new Forbidden({ role, action: `issue ${access.command}` })
+        return done(new Forbidden({ role, action: `issue ${access.command}` }))
       }
+      done()
+    }
+
+  // The versioned API: every route here requires a bearer token. Each route gets its own hook for
+  // its access rule, made at registration, so a request reads no route options to find it.
+  await app.register(async (v1) => {
+    v1.addHook("onRoute", (route: RouteOptions) => {
+      const access = route.config?.access
+      if (access === undefined || access.kind === "public") return
+      route.onRequest = [...hooksOf(route.onRequest), authorize(access)]
     })
     await customerCommands(v1, { runtime: options.runtime, metrics })
     await customerQueries(v1, { runtime: options.runtime })

@@ -74,6 +74,22 @@ describe("operations and cross-cutting behaviour", () => {
     expect(text).toMatch(/relata_event_store_head_position [1-9]/)
   })
 
+  it("counts refused and unmatched requests per route template and status", async () => {
+    const id = "7a1f6a8e-1d2c-4c3b-9a0e-5f4d3c2b1a00"
+    await t.app.inject({ url: `/v1/customers/${id}` })
+    await t.app.inject({ url: `/v1/customers/${id}`, headers: auth("viewer") })
+    await t.app.inject({ url: `/v1/customers/${id}`, headers: auth("viewer") })
+    await t.app.inject({ method: "DELETE", url: "/no/such/path" })
+    const text = (await t.app.inject({ url: "/metrics" })).body
+    const route = 'method="GET",route="/v1/customers/:customerId"'
+    expect(text).toContain(`relata_http_requests_total{${route},status="401"} 1`)
+    expect(text).toContain(`relata_http_requests_total{${route},status="404"} 2`)
+    expect(text).toMatch(
+      /relata_http_request_duration_seconds_count\{method="GET",route="\/v1\/customers\/:customerId"\} 3/,
+    )
+    expect(text).toContain('relata_http_requests_total{method="DELETE",route="(unmatched)",status="404"} 1')
+  })
+
   it("serves the OpenAPI 3.1 document, generated from the same schemas that validate", async () => {
     const response = await t.app.inject({ url: "/openapi.json" })
     expect(response.statusCode).toBe(200)
@@ -123,6 +139,30 @@ describe("operations and cross-cutting behaviour", () => {
     expect(response.headers["content-security-policy"]).toBeDefined()
     const odd = await t.app.inject({ url: "/health", headers: { "x-request-id": "a b\tc" } })
     expect(odd.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it("sets the security headers on refusals and unknown paths too; the docs page keeps its own policy", async () => {
+    const api = await t.app.inject({ url: "/health" })
+    const policy = api.headers["content-security-policy"]
+    for (const response of [
+      await t.app.inject({ url: "/v1/customers" }),
+      await t.app.inject({
+        url: "/v1/customers",
+        headers: { authorization: "Bearer not-a-configured-token" },
+      }),
+      await t.app.inject({ url: "/no/such/path" }),
+    ]) {
+      expect(response.statusCode).toBeGreaterThanOrEqual(400)
+      expect(response.headers["x-content-type-options"]).toBe("nosniff")
+      expect(response.headers["strict-transport-security"]).toBe(api.headers["strict-transport-security"])
+      expect(response.headers["content-security-policy"]).toBe(policy)
+      expect(response.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/)
+    }
+    const docs = await t.app.inject({ url: "/docs" })
+    expect(docs.statusCode).toBe(200)
+    expect(docs.headers["x-frame-options"]).toBe("SAMEORIGIN")
+    expect(docs.headers["content-security-policy"]).toContain("validator.swagger.io")
+    expect(docs.headers["content-security-policy"]).not.toBe(policy)
   })
 
   it("leaves CORS off unless origins are configured", async () => {

@@ -332,6 +332,8 @@ export const eventStoreContract = (
           expect(stream.slice(3).map((event) => event.eventId)).toEqual(
             batches[winner]?.map((event) => event.eventId),
           )
+          // The losers' events are nowhere in the store.
+          expect(yield* idsOf(store.readAll())).toEqual(ids(stream))
         }))
 
       test("of 20 appends creating the same stream with NoStream, exactly one wins", ({ store }) =>
@@ -398,6 +400,104 @@ export const eventStoreContract = (
           const positions = new Set(all.map((event) => event.position))
           for (const position of lastOfBatches) expect(positions.has(position)).toBe(true)
           expect(yield* store.headPosition).toBe(all[99]?.position)
+        }))
+      test("100 appends to distinct streams at once all land, each at its own versions and positions", ({
+        store,
+      }) =>
+        Effect.gen(function* () {
+          const appends = Array.from({ length: 100 }, (_, index) => ({
+            streamId: `customer-${index + 1}`,
+            events: newEvents(1 + (index % 3)),
+          }))
+          const results = yield* Effect.all(
+            appends.map(({ streamId, events }) => store.append(streamId, events, ExpectedVersion.noStream)),
+            { concurrency: "unbounded" },
+          )
+          const all = yield* Stream.runCollect(store.readAll())
+          expect(all).toHaveLength(appends.reduce((sum, { events }) => sum + events.length, 0))
+          expectStrictlyIncreasing(all.map((event) => event.position))
+          appends.forEach(({ streamId, events }, index) => {
+            const stored = all.filter((event) => event.streamId === streamId)
+            expect(ids(stored)).toEqual(ids(events))
+            expect(stored.map((event) => event.version)).toEqual(events.map((_, version) => version + 1))
+            expect(results[index]).toEqual({
+              streamVersion: events.length,
+              position: stored[stored.length - 1]?.position,
+            })
+          })
+          expect(yield* store.headPosition).toBe(all[all.length - 1]?.position)
+        }))
+
+      test("a burst mixing rejected and good appends stores exactly the good ones", ({ store }) =>
+        Effect.gen(function* () {
+          yield* store.append("customer-a", newEvents(2), ExpectedVersion.noStream)
+          yield* store.append("customer-b", newEvents(2), ExpectedVersion.noStream)
+          const before = yield* Stream.runCollect(store.readAll())
+          type Planned = {
+            readonly streamId: string
+            readonly events: Array<EventToAppend>
+            readonly expected: ExpectedVersion
+            readonly rejectedWith?: { readonly expected: string; readonly actual: StreamVersion }
+          }
+          const good = (streamId: string, expected: ExpectedVersion): Planned => ({
+            streamId,
+            events: newEvents(2),
+            expected,
+          })
+          const rejected = (
+            streamId: string,
+            expected: ExpectedVersion,
+            rejectedWith: NonNullable<Planned["rejectedWith"]>,
+          ): Planned => ({ streamId, events: newEvents(2), expected, rejectedWith })
+          // Rejected appends go to streams no good append touches, so their outcome is the same in any order.
+          const plan: Array<Planned> = [
+            good("customer-1", ExpectedVersion.noStream),
+            rejected("customer-a", ExpectedVersion.exact(1), { expected: "1", actual: 2 }),
+            good("customer-b", ExpectedVersion.exact(2)),
+            rejected("customer-missing", ExpectedVersion.streamExists, {
+              expected: "stream exists",
+              actual: 0,
+            }),
+            good("customer-2", ExpectedVersion.any),
+            rejected("customer-a", ExpectedVersion.noStream, { expected: "no stream", actual: 2 }),
+            good("customer-3", ExpectedVersion.exact(0)),
+            rejected("customer-a", ExpectedVersion.exact(3), { expected: "3", actual: 2 }),
+            good("customer-4", ExpectedVersion.noStream),
+          ]
+          const results = yield* Effect.all(
+            plan.map(({ streamId, events, expected }) =>
+              Effect.result(store.append(streamId, events, expected)),
+            ),
+            { concurrency: "unbounded" },
+          )
+          const all = yield* Stream.runCollect(store.readAll())
+          const goodOnes = plan.filter((planned) => planned.rejectedWith === undefined)
+          expect(new Set(ids(all))).toEqual(
+            new Set([...ids(before), ...goodOnes.flatMap((planned) => ids(planned.events))]),
+          )
+          expect(all).toHaveLength(before.length + goodOnes.length * 2)
+          expectStrictlyIncreasing(all.map((event) => event.position))
+          plan.forEach((planned, index) => {
+            const result = results[index]
+            assert(result !== undefined)
+            if (planned.rejectedWith !== undefined) {
+              assert(Result.isFailure(result), `append ${index} to ${planned.streamId} should be rejected`)
+              expect(errorFields(result.failure)).toEqual({
+                _tag: "WrongExpectedVersion",
+                streamId: planned.streamId,
+                ...planned.rejectedWith,
+              })
+              return
+            }
+            assert(Result.isSuccess(result), `append ${index} to ${planned.streamId} should land`)
+            const stored = all.filter((event) => planned.events.some((e) => e.eventId === event.eventId))
+            expect(ids(stored)).toEqual(ids(planned.events))
+            const last = stored[stored.length - 1]
+            expect(result.success).toEqual({ streamVersion: last?.version, position: last?.position })
+          })
+          expect(yield* versionsOf(store, "customer-a")).toEqual([1, 2])
+          expect(yield* versionsOf(store, "customer-b")).toEqual([1, 2, 3, 4])
+          expect(yield* store.readStream("customer-missing")).toEqual([])
         }))
     })
 

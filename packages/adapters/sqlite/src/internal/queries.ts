@@ -29,6 +29,10 @@ export const sql = {
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
   rollback: "ROLLBACK",
+  // One per append inside a group commit's transaction (decision 0014).
+  savepoint: "SAVEPOINT append",
+  releaseSavepoint: "RELEASE append",
+  rollbackToSavepoint: "ROLLBACK TO append",
   streamVersion: "SELECT version, position FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
   insert:
     "INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -41,6 +45,9 @@ export interface Statements {
   readonly begin: StatementSync
   readonly commit: StatementSync
   readonly rollback: StatementSync
+  readonly savepoint: StatementSync
+  readonly releaseSavepoint: StatementSync
+  readonly rollbackToSavepoint: StatementSync
   readonly streamVersion: StatementSync
   readonly insert: StatementSync
   readonly readStreamForwards: StatementSync
@@ -71,6 +78,9 @@ export const prepareStatements = (db: DatabaseSync): Statements => {
     begin: db.prepare(sql.begin),
     commit: db.prepare(sql.commit),
     rollback: db.prepare(sql.rollback),
+    savepoint: db.prepare(sql.savepoint),
+    releaseSavepoint: db.prepare(sql.releaseSavepoint),
+    rollbackToSavepoint: db.prepare(sql.rollbackToSavepoint),
     streamVersion: db.prepare(sql.streamVersion),
     insert: db.prepare(sql.insert),
     readStreamForwards,
