@@ -189,10 +189,6 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
       }
       // run() has stepped and reset every statement, so COMMIT finds none in progress.
       st.commit.run()
-      const wrote = run.outcomes.some(
-        (outcome, index) => Exit.isSuccess(outcome) && (batch[index] as QueuedAppend).events.length > 0,
-      )
-      if (wrote) signal.notify()
       return run.outcomes
     } catch (cause) {
       rollback()
@@ -210,6 +206,12 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
     for (let index = 0; index < batch.length; index++) {
       ;(batch[index] as QueuedAppend).resume(outcomes[index] as AppendExit)
     }
+    // Subscribers (this process's projections) wake after the appenders, so a caller's answer does
+    // not wait behind the projection work its commit sets off.
+    const wrote = outcomes.some(
+      (outcome, index) => Exit.isSuccess(outcome) && (batch[index] as QueuedAppend).events.length > 0,
+    )
+    if (wrote) signal.notify()
   }
 
   const flush = (): void => {
