@@ -135,6 +135,21 @@ export class ReadModelBehind extends Schema.TaggedError<ReadModelBehind>()("Read
   }
 }
 
+/**
+ * A rebuild asked of a server whose projections run in a separate worker: the worker owns their
+ * generations, so the rebuild runs there. Retrying here cannot help.
+ */
+export class RebuildRunsOnWorker extends Schema.TaggedError<RebuildRunsOnWorker>()("RebuildRunsOnWorker", {
+  projection: Schema.String,
+}) {
+  override get message(): string {
+    return (
+      `Projections run in a separate worker here (projections: worker), so rebuilds run there: ` +
+      `restart the worker with \`relata projections run --rebuild ${this.projection}\``
+    )
+  }
+}
+
 /** The server is shutting down or not ready; retry on another instance or later. */
 export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", {
   reason: Schema.String,
@@ -164,5 +179,6 @@ export type ApiError =
   | UnsupportedMediaType
   | RateLimited
   | ReadModelBehind
+  | RebuildRunsOnWorker
   | ServiceUnavailable
   | InternalError

@@ -111,6 +111,11 @@ export const problemTypes = {
     slug: "concurrent-update",
     title: "The customer kept changing while the command was retried; send it again",
   },
+  RebuildRunsOnWorker: {
+    status: 409,
+    slug: "rebuild-runs-on-worker",
+    title: "Projections run in a separate worker; rebuild them there",
+  },
   // 412: If-Match named an old version.
   StaleVersion: { status: 412, slug: "stale-version", title: "The customer changed since the version given" },
   // 413, 415, 429: limits.

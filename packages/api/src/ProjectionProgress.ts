@@ -27,7 +27,7 @@ import {
 } from "@relata/projections"
 import { Clock, Context, Effect, Layer } from "effect"
 import type { ProjectionsMode } from "./ApiConfig.ts"
-import { ServiceUnavailable } from "./ApiError.ts"
+import { RebuildRunsOnWorker } from "./ApiError.ts"
 
 export interface ProjectionProgressService {
   /** Where the projections run. */
@@ -48,14 +48,14 @@ export interface ProjectionProgressService {
   ) => Effect.Effect<void, ProjectionFailed | UnknownProjection | ReadModelStoreError>
   /**
    * Starts a blue/green rebuild that outlives the caller (it runs until it switches or fails) and
-   * answers the projection's status right after. In worker mode: ServiceUnavailable naming the
+   * answers the projection's status right after. In worker mode: RebuildRunsOnWorker naming the
    * worker's command.
    */
   readonly startRebuild: (
     name: string,
   ) => Effect.Effect<
     ProjectionStatus,
-    StoreUnavailable | ReadModelStoreError | UnknownProjection | ServiceUnavailable
+    StoreUnavailable | ReadModelStoreError | UnknownProjection | RebuildRunsOnWorker
   >
 }
 
@@ -65,11 +65,6 @@ export interface CheckpointPollingOptions {
   /** The span events/s is measured over. Default 5 seconds. */
   readonly rateWindowMs?: number
 }
-
-/** The message a rebuild request gets when the projections run in a worker. */
-export const rebuildOnWorker = (name: string): string =>
-  `Projections run in a separate worker here (projections: worker), so rebuilds run there: ` +
-  `restart the worker with \`relata projections run --rebuild ${name}\``
 
 export class ProjectionProgress extends Context.Service<ProjectionProgress, ProjectionProgressService>()(
   "@relata/api/ProjectionProgress",
@@ -250,6 +245,6 @@ const makeCheckpointProgress = (
       statusOf,
       waitFor,
       startRebuild: (name) =>
-        Effect.andThen(projectionOf(name), new ServiceUnavailable({ reason: rebuildOnWorker(name) })),
+        Effect.andThen(projectionOf(name), new RebuildRunsOnWorker({ projection: name })),
     } satisfies ProjectionProgressService
   })

@@ -96,7 +96,7 @@ describe("ProjectionProgress in worker mode", () => {
       const unknownRebuild = yield* Effect.flip(progress.startRebuild("no-such"))
       expect(unknownRebuild._tag).toBe("UnknownProjection")
       const rebuild = yield* Effect.flip(progress.startRebuild(customerCardProjectionName))
-      expect(rebuild._tag).toBe("ServiceUnavailable")
+      expect(rebuild._tag).toBe("RebuildRunsOnWorker")
       expect(rebuild.message).toContain(`relata projections run --rebuild ${customerCardProjectionName}`)
     }).pipe(Effect.provide(workerMode)),
   )

@@ -227,8 +227,8 @@ describe("projections in a separate worker", () => {
         url: `/v1/projections/${customerCardProjectionName}/rebuild`,
         headers: auth("admin"),
       })
-      expect(rebuild.statusCode).toBe(503)
-      expect(json(rebuild)).toMatchObject({ type: "urn:relata:problem:service-unavailable" })
+      expect(rebuild.statusCode).toBe(409)
+      expect(json(rebuild)).toMatchObject({ type: "urn:relata:problem:rebuild-runs-on-worker" })
       expect(json<{ detail: string }>(rebuild).detail).toContain(
         `relata projections run --rebuild ${customerCardProjectionName}`,
       )

@@ -123,9 +123,10 @@ export const projections = async (
       401: problem("No valid bearer token"),
       403: problem("Not an admin"),
       404: problem("No projection of that name"),
-      503: problem(
+      409: problem(
         "Projections run in a separate worker (projections: worker): rebuild there with `relata projections run --rebuild <name>`",
       ),
+      503: problem("The stores cannot be reached"),
     },
     handler: async ({ params, request, reply }) => {
       const status = await runEffect(
