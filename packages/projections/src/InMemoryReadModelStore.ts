@@ -169,6 +169,12 @@ export const makeInMemoryReadModelStore = (): ReadModelStoreService => {
       return Effect.succeed(true)
     })
 
+  // Queries scan the documents here, so there are no indexes to defer or build.
+  const buildIndexes: ReadModelStoreService["buildIndexes"] = (target) =>
+    find(target) === undefined
+      ? Effect.fail(failure(`projection ${target.projection} has no generation ${target.generation}`))
+      : Effect.void
+
   const drop: ReadModelStoreService["drop"] = (target) =>
     Effect.suspend(() => {
       if (active.get(target.projection) === target.generation) {
@@ -327,6 +333,7 @@ export const makeInMemoryReadModelStore = (): ReadModelStoreService => {
     createGeneration,
     attach,
     activate,
+    buildIndexes,
     drop,
     transact,
     get,

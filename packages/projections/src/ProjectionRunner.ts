@@ -20,6 +20,9 @@
  *   switches readers to it atomically; the old generation's loop stops and its collections go.
  *   When the projection's version changed since the active generation was built, the runner starts
  *   such a rebuild by itself; the old generation serves as it was until the switch.
+ * - Every generation the runner creates starts without secondary indexes (bulk load into the
+ *   tables alone); once it has reached the head, they are built in one pass each, before the
+ *   switch of a rebuild and before `waitFor` hears that a first generation has caught up.
  */
 import {
   type EventFilter,
@@ -229,6 +232,8 @@ interface Loop {
   role: "live" | "rebuild"
   readonly meter: RateMeter
   failure: ProjectionFailed | undefined
+  /** Whether the generation's secondary indexes are known to exist (built once it caught up). */
+  indexed: boolean
   fiber: Fiber.Fiber<void> | undefined
   /** Rebuilds: the head to reach before switching, and the outcome for whoever waits. */
   readonly target: GlobalPosition
@@ -311,6 +316,7 @@ export const makeProjectionRunner = (
       role,
       meter: new RateMeter(now, rateWindowMs),
       failure: undefined,
+      indexed: false,
       fiber: undefined,
       target,
       done: Deferred.makeUnsafe<RebuildProgress, ProjectionFailed>(),
@@ -405,16 +411,44 @@ export const makeProjectionRunner = (
         cause,
       })
 
+    /** Builds the generation's secondary indexes, once: the runner creates every generation without them. */
+    const buildIndexes = (slot: Slot, loop: Loop): Effect.Effect<void, ReadModelStoreError> =>
+      loop.indexed
+        ? Effect.void
+        : Effect.map(
+            readModels.buildIndexes({ projection: slot.projection.name, generation: loop.generation }),
+            () => {
+              loop.indexed = true
+            },
+          )
+
+    /**
+     * Builds the indexes once the loop has reached the head. A generation built from the first event
+     * gets them in one pass at the end rather than row by row; one that already has them (attached
+     * at start) answers at once. Before its readers hear of the checkpoint, so that `waitFor` of the
+     * head returns once queries on it are served by its indexes.
+     */
+    const indexWhenCaughtUp = (
+      slot: Slot,
+      loop: Loop,
+    ): Effect.Effect<void, ReadModelStoreError | StoreUnavailable> =>
+      loop.indexed
+        ? Effect.void
+        : Effect.flatMap(eventStore.headPosition, (head) =>
+            loop.checkpoint >= head ? buildIndexes(slot, loop) : Effect.void,
+          )
+
     /** After a commit: record progress, wake waiters, and let a rebuild switch when it has caught up. */
     const committed = (slot: Slot, loop: Loop, checkpoint: GlobalPosition, count: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.gen(function* () {
         loop.checkpoint = checkpoint
-        loop.meter.record(now, count)
+        loop.meter.record(yield* Clock.currentTimeMillis, count)
+        yield* indexWhenCaughtUp(slot, loop)
         if (slot.live === loop) {
           slot.activeCheckpoint = checkpoint
           notify(slot)
         }
-        return loop.role === "rebuild" ? trySwitch(slot, loop) : Effect.void
+        if (loop.role === "rebuild") yield* trySwitch(slot, loop)
       })
 
     /** Decodes, applies and commits one batch; stops at the first event that fails. */
@@ -475,6 +509,8 @@ export const makeProjectionRunner = (
       Effect.gen(function* () {
         if (loop.role !== "rebuild" || loop.checkpoint < loop.target) return
         const name = slot.projection.name
+        // Readers never see a generation without its indexes through a switch.
+        yield* buildIndexes(slot, loop)
         const switched = yield* readModels.activate(
           { projection: name, generation: loop.generation },
           { ifCaughtUp: true },
@@ -508,6 +544,7 @@ export const makeProjectionRunner = (
       loop: Loop,
     ): Effect.Effect<void, ProjectionFailed | ReadModelStoreError | CheckpointConflict | StoreUnavailable> =>
       Effect.gen(function* () {
+        yield* indexWhenCaughtUp(slot, loop)
         yield* trySwitch(slot, loop)
         const pull = yield* Stream.toPull(eventStore.subscribe({ after: loop.checkpoint }))
         const next = pull.pipe(
@@ -639,7 +676,7 @@ export const makeProjectionRunner = (
         } else {
           const generation =
             pending === undefined
-              ? yield* readModels.createGeneration(projection)
+              ? yield* readModels.createGeneration(projection, { deferIndexes: true })
               : yield* readModels.attach(projection, pending.generation)
           if (active === undefined) {
             // Nothing serves yet: the first generation serves at once, while it catches up.
@@ -756,7 +793,7 @@ export const makeProjectionRunner = (
               if (!g.active) yield* readModels.drop(g)
             }
             const head = yield* eventStore.headPosition
-            const generation = yield* readModels.createGeneration(slot.projection)
+            const generation = yield* readModels.createGeneration(slot.projection, { deferIndexes: true })
             const started = newLoop(generation, "rebuild", yield* Clock.currentTimeMillis, head)
             slot.rebuild = started
             yield* Effect.logInfo(

@@ -122,6 +122,11 @@ export interface ReadModelTransaction {
   readonly saveCheckpoint: (position: GlobalPosition) => void
 }
 
+export interface CreateGenerationOptions {
+  /** Create the collections without their secondary indexes; `buildIndexes` adds them. */
+  readonly deferIndexes?: boolean
+}
+
 export interface TransactOptions {
   /**
    * The checkpoint the caller believes the generation is at. When the stored one differs, another
@@ -239,11 +244,23 @@ export interface ReadModelStoreService {
 
   /**
    * Creates the next generation of a projection, with empty collections at StartOfStore, inactive.
-   * Fails when a collection name belongs to another projection.
+   * Fails when a collection name belongs to another projection. With `deferIndexes`, its collections
+   * get no secondary indexes until `buildIndexes`: a generation built from the first event then
+   * writes only its tables, and each index is built once, in one sorted pass, instead of being
+   * updated row by row. Queries are correct on it meanwhile, only slower.
    */
   readonly createGeneration: (
     definition: ReadModelDefinition,
+    options?: CreateGenerationOptions,
   ) => Effect.Effect<Generation, ReadModelStoreError>
+
+  /**
+   * Builds the secondary indexes of a generation's collections that do not exist yet. Each index
+   * appears whole or not at all; a build that stopped half-way is finished by the next call, and
+   * there is nothing to do when they all exist (every generation created without `deferIndexes`).
+   * The runner calls it once the generation has caught up, before it switches readers to it.
+   */
+  readonly buildIndexes: (target: GenerationRef) => Effect.Effect<void, ReadModelStoreError>
 
   /**
    * Makes an existing generation writable by this store instance with the given definition. Fails

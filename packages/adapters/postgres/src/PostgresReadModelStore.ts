@@ -44,7 +44,8 @@ import type pg from "pg"
 import { openStore } from "./internal/openStore.ts"
 import { codeOf, describe, isTransient } from "./internal/pgErrors.ts"
 import {
-  createCollectionSql,
+  createIndexesSql,
+  createTableSql,
   quote,
   type ReadModelNames,
   readModelNames,
@@ -194,7 +195,7 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
       )
     ).rows
 
-  const createGeneration: ReadModelStoreService["createGeneration"] = (definition) =>
+  const createGeneration: ReadModelStoreService["createGeneration"] = (definition, options) =>
     Effect.suspend(() => {
       const layout = checkedLayout(definition)
       if (Result.isFailure(layout)) return Effect.fail(layout.failure)
@@ -224,7 +225,10 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
               [definition.name, generation, definition.version, JSON.stringify(layout.success)],
             )
             for (const collection of layout.success.collections) {
-              for (const sql of createCollectionSql(n, collection, generation)) await client.query(sql)
+              await client.query(createTableSql(n, collection, generation))
+              if (options?.deferIndexes !== true) {
+                for (const sql of createIndexesSql(n, collection, generation)) await client.query(sql)
+              }
               await client.query(
                 `INSERT INTO ${n.collections} (collection, generation, projection, layout) VALUES ($1, $2, $3, $4)`,
                 [collection.name, generation, definition.name, JSON.stringify(collection)],
@@ -296,6 +300,20 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
           [target.projection, target.generation],
         )
         return true
+      },
+    )
+
+  const buildIndexes: ReadModelStoreService["buildIndexes"] = (target) =>
+    inTransaction<void, ReadModelStoreError>(
+      `build the indexes of generation ${target.generation} of ${target.projection}`,
+      async (client) => {
+        // The registry's rows locked: no drop of this generation (nor a second build) interleaves.
+        const rows = await lockRows(client, target.projection)
+        const row = rows.find((r) => r.generation === target.generation && !r.dropped)
+        if (row === undefined) throw new Rejected(noGeneration(target))
+        for (const collection of (JSON.parse(row.layout) as ReadModelLayout).collections) {
+          for (const sql of createIndexesSql(n, collection, target.generation)) await client.query(sql)
+        }
       },
     )
 
@@ -566,6 +584,7 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
     createGeneration,
     attach,
     activate,
+    buildIndexes,
     drop,
     transact,
     get,
@@ -639,12 +658,24 @@ export const layer = (
     ReadModelStore,
     Effect.map(
       make(config),
-      ({ generations, createGeneration, attach, activate, drop, transact, get, getMany, query }) =>
+      ({
+        generations,
+        createGeneration,
+        attach,
+        activate,
+        buildIndexes,
+        drop,
+        transact,
+        get,
+        getMany,
+        query,
+      }) =>
         ReadModelStore.of({
           generations,
           createGeneration,
           attach,
           activate,
+          buildIndexes,
           drop,
           transact,
           get,

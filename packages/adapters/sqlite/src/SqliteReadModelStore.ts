@@ -50,7 +50,8 @@ import { openStore } from "./internal/openStore.ts"
 import {
   bindable,
   type CollectionStatements,
-  createCollectionSql,
+  createIndexesSql,
+  createTableSql,
   fieldColumn,
   prepareCollectionStatements,
   quote,
@@ -298,7 +299,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       catch: (cause) => failure(`list the generations of ${projection}`, cause),
     })
 
-  const createGeneration: ReadModelStoreService["createGeneration"] = (definition) =>
+  const createGeneration: ReadModelStoreService["createGeneration"] = (definition, options) =>
     Effect.suspend(() => {
       const layout = checkedLayout(definition)
       if (Result.isFailure(layout)) return Effect.fail(layout.failure)
@@ -321,7 +322,10 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
             JSON.stringify(layout.success),
           )
           for (const collection of layout.success.collections) {
-            for (const sql of createCollectionSql(collection, generation)) db.exec(sql)
+            db.exec(createTableSql(collection, generation))
+            if (options?.deferIndexes !== true) {
+              for (const sql of createIndexesSql(collection, generation)) db.exec(sql)
+            }
             st.insertCollection.run(collection.name, generation, definition.name, JSON.stringify(collection))
           }
           return Result.succeed(generation)
@@ -396,6 +400,27 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
         return Result.succeed(true)
       },
     )
+
+  // One transaction per index: each holds the file's write lock (which the event store's appends
+  // also need) for one sorted pass over one table, not for all of a projection's indexes at once,
+  // and the thread (every call here is synchronous) is handed back between them.
+  // CREATE INDEX IF NOT EXISTS makes a build that stopped half-way resume where it was.
+  const buildIndexes: ReadModelStoreService["buildIndexes"] = (target) =>
+    Effect.gen(function* () {
+      const action = `build the indexes of generation ${target.generation} of ${target.projection}`
+      const row = yield* Effect.try({ try: () => readGeneration(target), catch: (c) => failure(action, c) })
+      if (row === undefined) return yield* noGeneration(target)
+      for (const collection of (JSON.parse(row.layout) as ReadModelLayout).collections) {
+        for (const sql of createIndexesSql(collection, target.generation)) {
+          yield* inTransaction(action, st.beginImmediate, () => {
+            if (readGeneration(target) === undefined) return Result.fail(noGeneration(target))
+            db.exec(sql)
+            return Result.succeed(undefined)
+          })
+          yield* Effect.yieldNow
+        }
+      }
+    })
 
   const drop: ReadModelStoreService["drop"] = (target) =>
     Effect.tap(
@@ -661,6 +686,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     createGeneration,
     attach,
     activate,
+    buildIndexes,
     drop,
     transact,
     get,
@@ -689,12 +715,24 @@ export const make = (
 ): Effect.Effect<ReadModelStoreService, SqliteStoreOpenError, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(makeSqliteReadModelStore(config), (handle) => handle.close),
-    ({ generations, createGeneration, attach, activate, drop, transact, get, getMany, query }) =>
+    ({
+      generations,
+      createGeneration,
+      attach,
+      activate,
+      buildIndexes,
+      drop,
+      transact,
+      get,
+      getMany,
+      query,
+    }) =>
       ReadModelStore.of({
         generations,
         createGeneration,
         attach,
         activate,
+        buildIndexes,
         drop,
         transact,
         get,

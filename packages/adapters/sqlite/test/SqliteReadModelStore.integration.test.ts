@@ -159,6 +159,21 @@ const tablesOf = (file: string): ReadonlyArray<string> => {
   }
 }
 
+/** The secondary indexes of a table (not its primary key's). */
+const indexesOf = (file: string, table: string): ReadonlyArray<string> => {
+  const db = new DatabaseSync(file, { readOnly: true })
+  try {
+    return db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name NOT LIKE 'sqlite\\_autoindex%' ESCAPE '\\' ORDER BY name",
+      )
+      .all(table)
+      .map((row) => String(row.name))
+  } finally {
+    db.close()
+  }
+}
+
 describe("SqliteReadModelStore", () => {
   it.effect(
     "keeps customer cards in the events' file: commands through the handler, the runner, queries, a restart",
@@ -297,5 +312,47 @@ describe("SqliteReadModelStore", () => {
         [2, true],
       ])
     }),
+  )
+
+  it.effect(
+    "fills a new generation's tables without secondary indexes and builds them before readers switch",
+    () =>
+      Effect.gen(function* () {
+        const file = yield* tempFile
+        const { eventStore, readModels } = yield* storesOn(file)
+        const head = yield* customers(commandsOn(eventStore), 0, 20)
+        // What the indexes of the card table were at each commit to generation 2 and when it was activated.
+        const atCommit: Array<number> = []
+        let atActivation: ReadonlyArray<string> | undefined
+        const watched: ReadModelStoreService = {
+          ...readModels,
+          transact: (target, body, options) =>
+            Effect.suspend(() => {
+              if (target.generation === 2) atCommit.push(indexesOf(file, "rm_customer_cards_g2").length)
+              return readModels.transact(target, body, options)
+            }),
+          activate: (target, options) =>
+            Effect.suspend(() => {
+              if (target.generation === 2) atActivation = indexesOf(file, "rm_customer_cards_g2")
+              return readModels.activate(target, options)
+            }),
+        }
+        const runner = yield* makeProjectionRunner(
+          [CustomerCardProjection],
+          { eventStore, readModels: watched },
+          { batchSize: 10 },
+        )
+        // The first generation serves at once; its indexes come once it has reached the head.
+        yield* runner.waitFor(head)
+        const first = indexesOf(file, "rm_customer_cards_g1")
+        expect(first).toContain("rm_customer_cards_g1_name")
+        yield* runner.rebuild("customer-cards")
+        expect(atCommit.length).toBeGreaterThan(1)
+        expect(atCommit.every((count) => count === 0)).toBe(true)
+        expect(atActivation).toEqual(first.map((name) => name.replace("_g1_", "_g2_")))
+        // Building again finds every index there: nothing to do, nothing fails.
+        yield* readModels.buildIndexes({ projection: "customer-cards", generation: 2 })
+        expect(indexesOf(file, "rm_customer_cards_g2")).toEqual(atActivation)
+      }),
   )
 })

@@ -199,6 +199,43 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
           )
         }))
 
+      test("a generation created with deferred indexes answers alike before and after they are built", (store) =>
+        Effect.gen(function* () {
+          const generation = yield* store.createGeneration(model, { deferIndexes: true })
+          yield* store.activate(generation)
+          yield* store.transact(generation, (tx) =>
+            Effect.sync(() => {
+              for (const [id, p] of crowd) tx.put(people.name, id, asJson(p))
+              tx.saveCheckpoint(10n)
+            }),
+          )
+          const queries: ReadonlyArray<ReadModelQuery> = [
+            { where: { team: "red" }, orderBy: { field: "score", direction: "desc" } },
+            { where: { team: { in: ["blue", "green"] }, score: { gte: 0 } }, orderBy: { field: "score" } },
+            { where: { active: true }, orderBy: { field: "name" }, limit: 3 },
+            { where: { team: null } },
+            { search: "acme", orderBy: { field: "name", direction: "desc" } },
+          ]
+          const answers = () => Effect.forEach(queries, (query) => allPages(store, query))
+          const before = yield* answers()
+          expect(before[0]).toEqual(["p09", "p01", "p03"])
+          yield* store.buildIndexes(generation)
+          expect(yield* answers()).toEqual(before)
+          // Idempotent, and writes after it keep the indexes in step with the documents.
+          yield* store.buildIndexes(generation)
+          yield* store.transact(generation, (tx) =>
+            Effect.gen(function* () {
+              yield* tx.load(people.name, ["p09"])
+              tx.put(people.name, "p09", asJson(person("𝒜lpha", "blue", 10, true)))
+              tx.saveCheckpoint(11n)
+            }),
+          )
+          expect(yield* allPages(store, queries[0] as ReadModelQuery)).toEqual(["p01", "p03"])
+          expect((yield* store.generations("contract"))[0]?.checkpoint).toBe(11n)
+          const unknown = yield* Effect.flip(store.buildIndexes({ projection: "contract", generation: 7 }))
+          expect(unknown._tag).toBe("ReadModelStoreError")
+        }))
+
       test("attaches a generation built by the same definition, and refuses a changed one", (store) =>
         Effect.gen(function* () {
           const generation = yield* withCrowd(store)

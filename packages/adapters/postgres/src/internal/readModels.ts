@@ -88,29 +88,33 @@ const columnType = (type: FieldType): string =>
 const arrayType = (type: FieldType): string =>
   type === "text" ? "text[]" : type === "number" ? "float8[]" : "boolean[]"
 
-/** The statements that create a collection's table and indexes in a generation. */
-export const createCollectionSql = (
-  n: ReadModelNames,
-  layout: CollectionLayout,
-  generation: number,
-): ReadonlyArray<string> => {
-  const table = n.table(layout.name, generation)
-  const local = physicalName(layout.name, generation)
+/** The statement that creates a collection's table in a generation, with only its primary key. */
+export const createTableSql = (n: ReadModelNames, layout: CollectionLayout, generation: number): string => {
   const columns = [
     'id text COLLATE "C" PRIMARY KEY',
     "doc text NOT NULL",
     ...(layout.searchable ? ["search text"] : []),
     ...layout.fields.map((field) => `${fieldColumn(field.name)} ${columnType(field.type)}`),
   ]
+  return `CREATE TABLE ${n.table(layout.name, generation)} (${columns.join(", ")})`
+}
+
+/** The statements that create a collection's secondary indexes in a generation, those missing only. */
+export const createIndexesSql = (
+  n: ReadModelNames,
+  layout: CollectionLayout,
+  generation: number,
+): ReadonlyArray<string> => {
+  const table = n.table(layout.name, generation)
+  const local = physicalName(layout.name, generation)
   return [
-    `CREATE TABLE ${table} (${columns.join(", ")})`,
     ...layout.fields.map(
       (field) =>
-        `CREATE INDEX ${quote(`${local}_${field.name}`)} ON ${table} (${fieldColumn(field.name)} NULLS FIRST, id)`,
+        `CREATE INDEX IF NOT EXISTS ${quote(`${local}_${field.name}`)} ON ${table} (${fieldColumn(field.name)} NULLS FIRST, id)`,
     ),
     ...layout.indexes.map(
       (fields, i) =>
-        `CREATE INDEX ${quote(`${local}_i${i}`)} ON ${table} (${[...fields.map((f) => `${fieldColumn(f)} NULLS FIRST`), "id"].join(", ")})`,
+        `CREATE INDEX IF NOT EXISTS ${quote(`${local}_i${i}`)} ON ${table} (${[...fields.map((f) => `${fieldColumn(f)} NULLS FIRST`), "id"].join(", ")})`,
     ),
   ]
 }

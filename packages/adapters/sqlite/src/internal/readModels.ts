@@ -52,8 +52,8 @@ export const fieldColumn = (field: string): string => quote(`f_${field}`)
 const columnType = (type: FieldType): string =>
   type === "text" ? "TEXT" : type === "number" ? "REAL" : "INTEGER"
 
-/** The statements that create a collection's table and indexes in a generation. */
-export const createCollectionSql = (layout: CollectionLayout, generation: number): ReadonlyArray<string> => {
+/** The statement that creates a collection's table in a generation, with only its primary key. */
+export const createTableSql = (layout: CollectionLayout, generation: number): string => {
   const table = physicalName(layout.name, generation)
   const columns = [
     "id TEXT PRIMARY KEY NOT NULL",
@@ -61,15 +61,20 @@ export const createCollectionSql = (layout: CollectionLayout, generation: number
     ...(layout.searchable ? ["search TEXT"] : []),
     ...layout.fields.map((field) => `${fieldColumn(field.name)} ${columnType(field.type)}`),
   ]
+  return `CREATE TABLE ${quote(table)} (${columns.join(", ")}) STRICT`
+}
+
+/** The statements that create a collection's secondary indexes in a generation, those missing only. */
+export const createIndexesSql = (layout: CollectionLayout, generation: number): ReadonlyArray<string> => {
+  const table = physicalName(layout.name, generation)
   return [
-    `CREATE TABLE ${quote(table)} (${columns.join(", ")}) STRICT`,
     ...layout.fields.map(
       (field) =>
-        `CREATE INDEX ${quote(`${table}_${field.name}`)} ON ${quote(table)} (${fieldColumn(field.name)}, id)`,
+        `CREATE INDEX IF NOT EXISTS ${quote(`${table}_${field.name}`)} ON ${quote(table)} (${fieldColumn(field.name)}, id)`,
     ),
     ...layout.indexes.map(
       (fields, i) =>
-        `CREATE INDEX ${quote(`${table}_i${i}`)} ON ${quote(table)} (${[...fields.map(fieldColumn), "id"].join(", ")})`,
+        `CREATE INDEX IF NOT EXISTS ${quote(`${table}_i${i}`)} ON ${quote(table)} (${[...fields.map(fieldColumn), "id"].join(", ")})`,
     ),
   ]
 }
