@@ -27,9 +27,9 @@ import { type CommandFields, customerCommand } from "@relata/domain/testing"
 import {
   CustomerCardProjection,
   customerCard,
+  customerStateOf,
   defineCollection,
   Field,
-  customerStateOf,
   listCustomerCards,
   makeProjectionRunner,
   overdueFollowUps,
@@ -359,42 +359,44 @@ describe("SqliteReadModelStore", () => {
       }),
   )
 
-  it.effect("a reader sees a switch of generations made on another connection or its own at its next read", () =>
-    Effect.gen(function* () {
-      const file = yield* tempFile
-      const notes = defineCollection<{ readonly text: string }>({
-        name: "switch_notes",
-        fields: { text: Field.text((note) => note.text) },
-      })
-      const model: ReadModelDefinition = { name: "switch", version: 1, collections: [notes] }
-      const generationWith = (store: ReadModelStoreService, text: string) =>
-        Effect.gen(function* () {
-          const generation = yield* store.createGeneration(model)
-          yield* store.transact(generation, (tx) => Effect.sync(() => tx.put(notes.name, "n1", { text })))
-          return generation
+  it.effect(
+    "a reader sees a switch of generations made on another connection or its own at its next read",
+    () =>
+      Effect.gen(function* () {
+        const file = yield* tempFile
+        const notes = defineCollection<{ readonly text: string }>({
+          name: "switch_notes",
+          fields: { text: Field.text((note) => note.text) },
         })
-      // The writer is the worker's connection, the reader the server's: one file, two connections.
-      const writer = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
-      const reader = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
-      yield* writer.activate(yield* generationWith(writer, "first"))
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "first" })
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "first" })
+        const model: ReadModelDefinition = { name: "switch", version: 1, collections: [notes] }
+        const generationWith = (store: ReadModelStoreService, text: string) =>
+          Effect.gen(function* () {
+            const generation = yield* store.createGeneration(model)
+            yield* store.transact(generation, (tx) => Effect.sync(() => tx.put(notes.name, "n1", { text })))
+            return generation
+          })
+        // The writer is the worker's connection, the reader the server's: one file, two connections.
+        const writer = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
+        const reader = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
+        yield* writer.activate(yield* generationWith(writer, "first"))
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "first" })
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "first" })
 
-      // Switched, the old generation kept: its table still answers, so only noticing the switch helps.
-      yield* writer.activate(yield* generationWith(writer, "second"))
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "second" })
+        // Switched, the old generation kept: its table still answers, so only noticing the switch helps.
+        yield* writer.activate(yield* generationWith(writer, "second"))
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "second" })
 
-      // The reader's own switch, which moves nothing another connection could see.
-      const third = yield* generationWith(reader, "third")
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "second" })
-      yield* reader.activate(third)
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "third" })
+        // The reader's own switch, which moves nothing another connection could see.
+        const third = yield* generationWith(reader, "third")
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "second" })
+        yield* reader.activate(third)
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "third" })
 
-      // The table it read from dropped by the other connection: resolved afresh, not an error.
-      yield* writer.activate(yield* generationWith(writer, "fourth"))
-      yield* writer.drop({ projection: "switch", generation: third.generation })
-      expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "fourth" })
-      expect(yield* reader.get(notes.name, "missing")).toBeUndefined()
-    }),
+        // The table it read from dropped by the other connection: resolved afresh, not an error.
+        yield* writer.activate(yield* generationWith(writer, "fourth"))
+        yield* writer.drop({ projection: "switch", generation: third.generation })
+        expect(yield* reader.get(notes.name, "n1")).toEqual({ text: "fourth" })
+        expect(yield* reader.get(notes.name, "missing")).toBeUndefined()
+      }),
   )
 })
