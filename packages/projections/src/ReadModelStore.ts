@@ -320,3 +320,29 @@ export interface ReadModelStoreService {
 export class ReadModelStore extends Context.Service<ReadModelStore, ReadModelStoreService>()(
   "@relata/projections/ReadModelStore",
 ) {}
+
+/** The service part of an adapter's handle (which also carries its own extras, such as `close`). */
+export const readModelStoreServiceOf = ({
+  generations,
+  createGeneration,
+  attach,
+  activate,
+  buildIndexes,
+  drop,
+  transact,
+  get,
+  getMany,
+  query,
+}: ReadModelStoreService): ReadModelStoreService =>
+  ReadModelStore.of({
+    generations,
+    createGeneration,
+    attach,
+    activate,
+    buildIndexes,
+    drop,
+    transact,
+    get,
+    getMany,
+    query,
+  })

@@ -35,6 +35,7 @@ import {
   type ReadModelStoreService,
   type ReadModelTransaction,
   type ReadOptions,
+  readModelStoreServiceOf,
   sameLayout,
   type TransactionBuffer,
   type TransactOptions,
@@ -654,33 +655,4 @@ export const make = (
 export const layer = (
   config: PostgresReadModelStoreConfig,
 ): Layer.Layer<ReadModelStore, PostgresStoreOpenError> =>
-  Layer.effect(
-    ReadModelStore,
-    Effect.map(
-      make(config),
-      ({
-        generations,
-        createGeneration,
-        attach,
-        activate,
-        buildIndexes,
-        drop,
-        transact,
-        get,
-        getMany,
-        query,
-      }) =>
-        ReadModelStore.of({
-          generations,
-          createGeneration,
-          attach,
-          activate,
-          buildIndexes,
-          drop,
-          transact,
-          get,
-          getMany,
-          query,
-        }),
-    ),
-  )
+  Layer.effect(ReadModelStore, Effect.map(make(config), readModelStoreServiceOf))

@@ -40,6 +40,7 @@ import {
   type ReadModelStoreService,
   type ReadModelTransaction,
   type ReadOptions,
+  readModelStoreServiceOf,
   sameLayout,
   type TransactionBuffer,
   type TransactOptions,
@@ -763,30 +764,7 @@ export const make = (
 ): Effect.Effect<ReadModelStoreService, SqliteStoreOpenError, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(makeSqliteReadModelStore(config), (handle) => handle.close),
-    ({
-      generations,
-      createGeneration,
-      attach,
-      activate,
-      buildIndexes,
-      drop,
-      transact,
-      get,
-      getMany,
-      query,
-    }) =>
-      ReadModelStore.of({
-        generations,
-        createGeneration,
-        attach,
-        activate,
-        buildIndexes,
-        drop,
-        transact,
-        get,
-        getMany,
-        query,
-      }),
+    readModelStoreServiceOf,
   )
 
 /** Provides `ReadModelStore` from one SQLite file; the file is closed when the layer's scope closes. */
