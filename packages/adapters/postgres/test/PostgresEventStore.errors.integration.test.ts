@@ -13,7 +13,7 @@ import { ExpectedVersion, StoreUnavailable } from "@relata/domain"
 import { Effect, Fiber, Redacted, Result, Stream } from "effect"
 import pg from "pg"
 import { expect, it } from "vitest"
-import { newEvent, newEvents, runScoped } from "./support/fixtures.ts"
+import { newEvent, newEvents, runScoped, terminateWhenWaitingOnLock, withClient } from "./support/fixtures.ts"
 
 /** Opens a store and returns its start-up error; fails the test if it opens. */
 const openError = (config: PostgresEventStore.PostgresEventStoreConfig) =>
@@ -189,17 +189,7 @@ describeWithPostgres("PostgresEventStore errors", (server) => {
           Effect.result(store.append("customer-1", newEvents(2), ExpectedVersion.exact(1))),
         )
         yield* Effect.promise(() =>
-          withClient(server().adminConnectionString, async (admin) => {
-            for (let attempt = 0; attempt < 100; attempt++) {
-              const killed = await admin.query(
-                `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                  WHERE application_name = 'relata-kill-test' AND wait_event_type = 'Lock'`,
-              )
-              if (killed.rowCount === 1) return
-              await new Promise((resolve) => setTimeout(resolve, 20))
-            }
-            throw new Error("the append never waited on the lock")
-          }),
+          terminateWhenWaitingOnLock(server().adminConnectionString, "relata-kill-test"),
         )
         const result = yield* Fiber.join(waiting)
         assertFailure(result)
@@ -282,19 +272,6 @@ describeWithPostgres("PostgresEventStore errors", (server) => {
       }),
     ))
 })
-
-const withClient = async <A>(
-  connectionString: string,
-  use: (client: pg.Client) => Promise<A>,
-): Promise<A> => {
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    return await use(client)
-  } finally {
-    await client.end()
-  }
-}
 
 function assertFailure<A, E>(result: Result.Result<A, E>): asserts result is Result.Failure<A, E> {
   if (Result.isSuccess(result)) throw new Error("expected a failure")

@@ -9,20 +9,16 @@ import { type EventToAppend, ExpectedVersion, StoreUnavailable } from "@relata/d
 import { Effect, Fiber, Result, Stream } from "effect"
 import pg from "pg"
 import { expect, it } from "vitest"
-import { listen, newEvent, newEvents, runScoped, summary, waitFor } from "./support/fixtures.ts"
-
-const withClient = async <A>(
-  connectionString: string,
-  use: (client: pg.Client) => Promise<A>,
-): Promise<A> => {
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    return await use(client)
-  } finally {
-    await client.end()
-  }
-}
+import {
+  listen,
+  newEvent,
+  newEvents,
+  runScoped,
+  summary,
+  terminateWhenWaitingOnLock,
+  waitFor,
+  withClient,
+} from "./support/fixtures.ts"
 
 /** The transaction ids that wrote the events at `positions`: one id means one transaction. */
 const writersOf = (connectionString: string, schema: string, positions: ReadonlyArray<bigint>) =>
@@ -198,17 +194,7 @@ describeWithPostgres("PostgresEventStore group commit", (server) => {
           ]),
         )
         yield* Effect.promise(() =>
-          withClient(server().adminConnectionString, async (admin) => {
-            for (let attempt = 0; attempt < 100; attempt++) {
-              const killed = await admin.query(
-                `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                  WHERE application_name = 'relata-group-kill-test' AND wait_event_type = 'Lock'`,
-              )
-              if (killed.rowCount === 1) return
-              await new Promise((resolve) => setTimeout(resolve, 20))
-            }
-            throw new Error("the batch never waited on the lock")
-          }),
+          terminateWhenWaitingOnLock(server().adminConnectionString, "relata-group-kill-test"),
         )
         // Had the appends gone in more than one statement, the later ones would wait on the lock
         // and succeed after the rollback below: all four failing shows they shared the killed one.

@@ -8,22 +8,8 @@ import { PostgresEventStore } from "@relata/adapter-postgres"
 import { describeWithPostgres, uniqueSchemaName } from "@relata/adapter-postgres/testing"
 import { EventStore, ExpectedVersion } from "@relata/domain"
 import { Effect, Stream } from "effect"
-import pg from "pg"
 import { expect, it } from "vitest"
-import { listen, newEvent, newEvents, runScoped, summary, waitFor } from "./support/fixtures.ts"
-
-const withClient = async <A>(
-  connectionString: string,
-  use: (client: pg.Client) => Promise<A>,
-): Promise<A> => {
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    return await use(client)
-  } finally {
-    await client.end()
-  }
-}
+import { listen, newEvent, newEvents, runScoped, summary, waitFor, withClient } from "./support/fixtures.ts"
 
 const sessionsOf = (connectionString: string, applicationName: string) =>
   withClient(connectionString, async (client) => {

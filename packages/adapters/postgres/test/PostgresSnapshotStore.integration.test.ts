@@ -33,20 +33,7 @@ import { customerCommand, fixtureEnvelope } from "@relata/domain/testing"
 import { Effect, Layer, Result, Schema } from "effect"
 import pg from "pg"
 import { expect, it } from "vitest"
-import { newEvents, runScoped } from "./support/fixtures.ts"
-
-const withClient = async <A>(
-  connectionString: string,
-  use: (client: pg.Client) => Promise<A>,
-): Promise<A> => {
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    return await use(client)
-  } finally {
-    await client.end()
-  }
-}
+import { newEvents, runScoped, withClient } from "./support/fixtures.ts"
 
 const query = <R extends pg.QueryResultRow>(connectionString: string, text: string) =>
   Effect.promise(() => withClient(connectionString, (client) => client.query<R>(text)))

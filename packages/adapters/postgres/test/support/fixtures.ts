@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto"
 import type { EventToAppend, JsonObject, RecordedEvent, StoreUnavailable } from "@relata/domain"
 import { Effect, type Fiber, type Scope, Stream } from "effect"
+import pg from "pg"
 
 export const newEvent = (
   type = "NoteAdded",
@@ -53,3 +54,35 @@ export const waitFor = (condition: () => boolean, what: string, timeoutMs = 10_0
 /** A readable line per event, so a failed comparison shows where a gap or a duplicate is. */
 export const summary = (events: ReadonlyArray<RecordedEvent>): Array<string> =>
   events.map((event) => `${event.position} ${event.streamId}@${event.version} ${event.eventId}`)
+
+/** A client of its own for the duration of `use`. */
+export const withClient = async <A>(
+  connectionString: string,
+  use: (client: pg.Client) => Promise<A>,
+): Promise<A> => {
+  const client = new pg.Client({ connectionString })
+  await client.connect()
+  try {
+    return await use(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * Terminates the connection named `applicationName` once it waits on a lock, as a server restart
+ * or a lost network would end it mid-statement; fails when it never waits.
+ */
+export const terminateWhenWaitingOnLock = (adminConnectionString: string, applicationName: string) =>
+  withClient(adminConnectionString, async (admin) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const killed = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [applicationName],
+      )
+      if (killed.rowCount === 1) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`${applicationName} never waited on a lock`)
+  })
