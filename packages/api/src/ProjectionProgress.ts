@@ -6,7 +6,7 @@
  * - worker: a separate process runs the projections (`relata projections run`); the server reads
  *   their checkpoints from the read-model store, the head from the event store, and waits by
  *   polling the checkpoints. A worker's failures are in its own log; here they show as lag. Rebuilds
- *   run in the worker, so asking the server for one answers 503 naming the worker's command.
+ *   run in the worker, so asking the server for one answers 409 naming the worker's command.
  */
 import {
   EventStore,

@@ -538,7 +538,7 @@ const projectionsRun = Command.make(
       Flag.withDefault(60),
     ),
     batchSize: Flag.Int("batch-size").pipe(
-      Flag.withDescription("The most events one transaction applies (default 1000)"),
+      Flag.withDescription("The most events one transaction applies (default 5000)"),
       Flag.withSchema(Schema.Int.check(Schema.isGreaterThan(0))),
       Flag.optional,
     ),

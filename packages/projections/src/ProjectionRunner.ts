@@ -234,6 +234,11 @@ interface Loop {
   failure: ProjectionFailed | undefined
   /** Whether the generation's secondary indexes are known to exist (built once it caught up). */
   indexed: boolean
+  /**
+   * The head when the loop first looked: reaching it is "caught up" for the indexes, a fixed mark, so
+   * steady appends (a new head after every commit) cannot put them off.
+   */
+  indexAt: GlobalPosition | undefined
   fiber: Fiber.Fiber<void> | undefined
   /** Rebuilds: the head to reach before switching, and the outcome for whoever waits. */
   readonly target: GlobalPosition
@@ -317,6 +322,7 @@ export const makeProjectionRunner = (
       meter: new RateMeter(now, rateWindowMs),
       failure: undefined,
       indexed: false,
+      indexAt: undefined,
       fiber: undefined,
       target,
       done: Deferred.makeUnsafe<RebuildProgress, ProjectionFailed>(),
@@ -423,7 +429,7 @@ export const makeProjectionRunner = (
           )
 
     /**
-     * Builds the indexes once the loop has reached the head. A generation built from the first event
+     * Builds the indexes once the loop has reached the head it first saw. A generation built from the first event
      * gets them in one pass at the end rather than row by row; one that already has them (attached
      * at start) answers at once. Before its readers hear of the checkpoint, so that `waitFor` of the
      * head returns once queries on it are served by its indexes.
@@ -432,11 +438,11 @@ export const makeProjectionRunner = (
       slot: Slot,
       loop: Loop,
     ): Effect.Effect<void, ReadModelStoreError | StoreUnavailable> =>
-      loop.indexed
-        ? Effect.void
-        : Effect.flatMap(eventStore.headPosition, (head) =>
-            loop.checkpoint >= head ? buildIndexes(slot, loop) : Effect.void,
-          )
+      Effect.gen(function* () {
+        if (loop.indexed) return
+        loop.indexAt ??= yield* eventStore.headPosition
+        if (loop.checkpoint >= loop.indexAt) yield* buildIndexes(slot, loop)
+      })
 
     /** After a commit: record progress, wake waiters, and let a rebuild switch when it has caught up. */
     const committed = (slot: Slot, loop: Loop, checkpoint: GlobalPosition, count: number) =>

@@ -308,10 +308,16 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
     inTransaction<void, ReadModelStoreError>(
       `build the indexes of generation ${target.generation} of ${target.projection}`,
       async (client) => {
-        // The registry's rows locked: no drop of this generation (nor a second build) interleaves.
-        const rows = await lockRows(client, target.projection)
-        const row = rows.find((r) => r.generation === target.generation && !r.dropped)
-        if (row === undefined) throw new Rejected(noGeneration(target))
+        // Only this generation's registry row is locked: no drop of it (drop locks every row of the
+        // projection) nor a second build interleaves, while the live generation's batches, which lock
+        // their own row, go on committing during a long build.
+        const row = (
+          await client.query<GenerationRow & pg.QueryResultRow>(
+            `SELECT ${generationColumns} FROM ${n.generations} WHERE projection = $1 AND generation = $2 FOR UPDATE`,
+            [target.projection, target.generation],
+          )
+        ).rows[0]
+        if (row === undefined || row.dropped) throw new Rejected(noGeneration(target))
         for (const collection of (JSON.parse(row.layout) as ReadModelLayout).collections) {
           for (const sql of createIndexesSql(n, collection, target.generation)) await client.query(sql)
         }

@@ -81,11 +81,6 @@ const toCursor = (position: GlobalPosition): number =>
 const toLimit = (limit: number | undefined): number =>
   limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit))
 
-interface StreamRow {
-  readonly version: number
-  readonly position: number
-}
-
 const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): SqliteEventStoreHandle => {
   // A batch of appends to many streams dirties index pages all over the file, more than SQLite's 2 MiB
   // page cache holds: with spilling on, they go to the WAL before COMMIT and again at COMMIT (3.7 KB
@@ -97,9 +92,6 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
 
   const unavailable = (action: string, cause: unknown): StoreUnavailable =>
     storeUnavailable(action, cause, { closed, busyTimeoutMs: config.busyTimeoutMs })
-
-  const streamVersion = (streamId: string): StreamRow | undefined =>
-    st.streamVersion.get(streamId) as StreamRow | undefined
 
   /**
    * An append that a constraint rejected inside its savepoint. UNIQUE (stream_id, version) means another
@@ -116,7 +108,7 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
         return new WrongExpectedVersion({
           streamId,
           expected: ExpectedVersion.format(expected),
-          actual: streamVersion(streamId)?.version ?? 0,
+          actual: st.streamHead(streamId)?.version ?? 0,
         })
       } catch (readFailure) {
         return unavailable(`append to ${streamId}`, readFailure)

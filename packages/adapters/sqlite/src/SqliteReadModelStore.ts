@@ -261,8 +261,6 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     body: () => Result.Result<A, E>,
   ): Effect.Effect<A, E | ReadModelStoreError> =>
     Effect.suspend((): Effect.Effect<A, E | ReadModelStoreError> => {
-      // A write of this connection may switch or drop generations, and does not move data_version.
-      if (begin === st.beginImmediate) forgetResolved()
       try {
         begin.run()
         const result = body()
@@ -310,6 +308,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       const names = layout.success.collections.map((c) => c.name)
       return Effect.map(
         inTransaction(`create a generation of ${definition.name}`, st.beginImmediate, () => {
+          forgetResolved()
           const owned = st.owners.get(JSON.stringify(names), definition.name) as
             | { collection: string; projection: string }
             | undefined
@@ -388,6 +387,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       `activate generation ${target.generation} of ${target.projection}`,
       st.beginImmediate,
       () => {
+        forgetResolved()
         const row = readGeneration(target)
         if (row === undefined) return Result.fail(noGeneration(target))
         const current = st.activeGeneration.get(target.projection) as GenerationRow | undefined
@@ -429,6 +429,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
   const drop: ReadModelStoreService["drop"] = (target) =>
     Effect.tap(
       inTransaction(`drop generation ${target.generation} of ${target.projection}`, st.beginImmediate, () => {
+        forgetResolved()
         const row = readGeneration(target)
         if (row === undefined) return Result.succeed([] as ReadonlyArray<string>)
         if (row.active === 1n) {
@@ -607,8 +608,10 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
 
   // The active collections reads resolved, kept while the file is as it was then: no other
   // connection has committed since (`PRAGMA data_version` moves with their commits; another process's
-  // switch to a rebuilt generation is one) and this one has not written (`inTransaction` forgets them).
-  // A card by id is then one SELECT instead of a read transaction around two statements.
+  // switch to a rebuilt generation is one), and this one has not created, switched or dropped a
+  // generation (those forget them: its own commits do not move data_version). A card by id is then
+  // one SELECT instead of a read transaction around two statements. Any append to the file moves
+  // data_version too, so under write load most reads take the full path.
   const resolvedActive = new Map<string, ResolvedCollection>()
   let resolvedAtVersion: number | undefined
 

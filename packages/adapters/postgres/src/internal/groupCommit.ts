@@ -7,8 +7,9 @@
  *
  * A few statements are in flight at a time; appends arriving meanwhile wait and form the next batch,
  * so batches grow with the load, and a lone writer sends its appends one by one through the single
- * append function, as before. Order is kept: a batch is a prefix of the waiting appends, and the
- * function hands out positions in batch order.
+ * append function, as before. Within a batch order is kept: a batch is a prefix of the waiting
+ * appends, and the function hands out positions in batch order. Two batches in flight take the lock
+ * in whichever order the server grants it; positions stay dense and in commit order either way.
  */
 import type pg from "pg"
 import { isTransient } from "./pgErrors.ts"

@@ -49,11 +49,6 @@ interface QueuedAppend {
   interrupted: boolean
 }
 
-interface StreamRow {
-  readonly version: number
-  readonly position: number
-}
-
 /** What the event store hands the group commit: its connection and how it reports failures. */
 export interface GroupCommitOptions {
   readonly db: DatabaseSync
@@ -88,9 +83,6 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
   let queue: Array<QueuedAppend> = []
   let scheduled: ReturnType<typeof setImmediate> | undefined
 
-  const streamVersion = (streamId: string): StreamRow | undefined =>
-    st.streamVersion.get(streamId) as StreamRow | undefined
-
   /** How many of `pending` the next batch takes: in order, up to the event cap, at least one. */
   const batchLength = (pending: ReadonlyArray<QueuedAppend>): number => {
     let events = 0
@@ -112,7 +104,7 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
    */
   const appendInBatch = (entry: QueuedAppend, isolated: boolean): AppendExit | undefined => {
     const { streamId, events, expected, rows } = entry
-    const last = streamVersion(streamId)
+    const last = st.streamHead(streamId)
     const current = last?.version ?? 0
     if (!ExpectedVersion.isMetBy(expected, current)) {
       return Exit.fail(

@@ -41,6 +41,12 @@ export const sql = {
   head: "SELECT max(position) AS head FROM events",
 } as const
 
+/** A stream's last event: its version and global position. */
+export interface StreamHead {
+  readonly version: number
+  readonly position: number
+}
+
 export interface Statements {
   readonly begin: StatementSync
   readonly commit: StatementSync
@@ -48,7 +54,8 @@ export interface Statements {
   readonly savepoint: StatementSync
   readonly releaseSavepoint: StatementSync
   readonly rollbackToSavepoint: StatementSync
-  readonly streamVersion: StatementSync
+  /** The stream's last event, or undefined for a stream with none. */
+  readonly streamHead: (streamId: string) => StreamHead | undefined
   readonly insert: StatementSync
   readonly readStreamForwards: StatementSync
   readonly readStreamBackwards: StatementSync
@@ -66,6 +73,7 @@ export const prepareStatements = (db: DatabaseSync): Statements => {
   const byBoth = db.prepare(readWindowSql({ prefix: true, types: true }))
   const readStreamForwards = db.prepare(sql.readStreamForwards)
   const readStreamBackwards = db.prepare(sql.readStreamBackwards)
+  const streamVersion = db.prepare(sql.streamVersion)
   const toRecordedEvents = returnArrays([
     readStreamForwards,
     readStreamBackwards,
@@ -81,7 +89,7 @@ export const prepareStatements = (db: DatabaseSync): Statements => {
     savepoint: db.prepare(sql.savepoint),
     releaseSavepoint: db.prepare(sql.releaseSavepoint),
     rollbackToSavepoint: db.prepare(sql.rollbackToSavepoint),
-    streamVersion: db.prepare(sql.streamVersion),
+    streamHead: (streamId) => streamVersion.get(streamId) as StreamHead | undefined,
     insert: db.prepare(sql.insert),
     readStreamForwards,
     readStreamBackwards,
