@@ -8,7 +8,6 @@
  * The kill instants come from a seeded generator; the seed is printed, and RELATA_CRASH_SEED=<seed>
  * replays the same instants, batch sizes and appends (the process's progress still depends on timing).
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { makePostgresEventStore, makePostgresReadModelStore } from "@relata/adapter-postgres"
 import { describeWithPostgres, uniqueSchemaName } from "@relata/adapter-postgres/testing"
@@ -34,6 +33,7 @@ import {
   makeProjectionRunner,
   type ReadModelStoreService,
 } from "@relata/projections"
+import { spawnProjector } from "@relata/projections/testing"
 import { Effect } from "effect"
 import { expect, it } from "vitest"
 
@@ -105,59 +105,13 @@ const customers = (eventStore: EventStoreService, from: number, count: number) =
     }
   })
 
-interface Child {
-  readonly process: ChildProcessWithoutNullStreams
-  /** Resolves once the child has opened the stores and started its runner. */
-  readonly ready: Promise<void>
-  /** Resolves once the child reports being caught up with `position` or later. */
-  readonly done: (position: bigint) => Promise<void>
-  readonly exit: Promise<{
-    readonly code: number | null
-    readonly signal: NodeJS.Signals | null
-    readonly stderr: string
-  }>
-}
-
-const spawnProjector = (connectionString: string, schema: string, batchSize: number): Child => {
-  const child = spawn(process.execPath, [projector, connectionString, schema, String(batchSize)], {
-    stdio: ["pipe", "pipe", "pipe"],
-  })
-  let stdout = ""
-  let stderr = ""
-  const listeners: Array<() => void> = []
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-    for (const listener of listeners) listener()
-  })
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })),
-  )
-  const until = (holds: () => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      if (holds()) return resolve()
-      listeners.push(() => holds() && resolve())
-      void exit.then(({ code, signal }) =>
-        holds() ? resolve() : reject(new Error(`projector exited (${code ?? signal}): ${stderr}`)),
-      )
-    })
-  return {
-    process: child,
-    ready: until(() => stdout.startsWith("ready\n")),
-    done: (position) =>
-      until(() =>
-        stdout.split("\n").some((line) => line.startsWith("done ") && BigInt(line.slice(5)) >= position),
-      ),
-    exit,
-  }
-}
+const startProjector = (connectionString: string, schema: string, batchSize: number) =>
+  spawnProjector(projector, [connectionString, schema, String(batchSize)])
 
 /** A projector that is killed when the test's scope closes, should the test fail before it does. */
 const projectorIn = (connectionString: string, schema: string, batchSize: number) =>
   Effect.acquireRelease(
-    Effect.sync(() => spawnProjector(connectionString, schema, batchSize)),
+    Effect.sync(() => startProjector(connectionString, schema, batchSize)),
     (child) => Effect.sync(() => child.process.kill("SIGKILL")),
   )
 

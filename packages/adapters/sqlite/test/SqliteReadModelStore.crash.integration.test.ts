@@ -4,7 +4,6 @@
  * documents and checkpoint commit in one transaction, every restart resumes exactly where the last
  * commit left off: the read model in the file ends equal to a from-scratch rebuild of the same events.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -32,6 +31,7 @@ import {
   makeProjectionRunner,
   type ReadModelStoreService,
 } from "@relata/projections"
+import { spawnProjector } from "@relata/projections/testing"
 import { Effect } from "effect"
 
 const projector = fileURLToPath(new URL("./fixtures/projectCardsInAnotherProcess.ts", import.meta.url))
@@ -89,54 +89,8 @@ const customers = (eventStore: EventStoreService, from: number, count: number) =
     return position
   })
 
-interface Child {
-  readonly process: ChildProcessWithoutNullStreams
-  /** Resolves once the child has opened the stores and started its runner. */
-  readonly ready: Promise<void>
-  /** Resolves with the positions it reported being caught up with. */
-  readonly done: (position: bigint) => Promise<void>
-  readonly exit: Promise<{
-    readonly code: number | null
-    readonly signal: NodeJS.Signals | null
-    readonly stderr: string
-  }>
-}
-
-const spawnProjector = (file: string, batchSize: number): Child => {
-  const child = spawn(process.execPath, [projector, file, String(batchSize)], {
-    stdio: ["pipe", "pipe", "pipe"],
-  })
-  let stdout = ""
-  let stderr = ""
-  const listeners: Array<() => void> = []
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-    for (const listener of listeners) listener()
-  })
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })),
-  )
-  const until = (holds: () => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      if (holds()) return resolve()
-      listeners.push(() => holds() && resolve())
-      void exit.then(({ code, signal }) =>
-        holds() ? resolve() : reject(new Error(`projector exited (${code ?? signal}): ${stderr}`)),
-      )
-    })
-  return {
-    process: child,
-    ready: until(() => stdout.startsWith("ready\n")),
-    done: (position) =>
-      until(() =>
-        stdout.split("\n").some((line) => line.startsWith("done ") && BigInt(line.slice(5)) >= position),
-      ),
-    exit,
-  }
-}
+const startProjector = (file: string, batchSize: number) =>
+  spawnProjector(projector, [file, String(batchSize)])
 
 /** Every document of a collection in the active generation. */
 const allDocuments = (store: ReadModelStoreService, collection: string) =>
@@ -169,7 +123,7 @@ describe("SqliteReadModelStore under SIGKILL", () => {
         const checkpoints: Array<bigint> = []
 
         for (let round = 0; round < 12; round++) {
-          const child = spawnProjector(file, 1 + Math.floor(random() * 4))
+          const child = startProjector(file, 1 + Math.floor(random() * 4))
           yield* Effect.promise(() => child.ready)
           // Soon after start: while it is still behind, most of the time.
           yield* Effect.sleep(Math.floor(random() * 100))
@@ -182,7 +136,7 @@ describe("SqliteReadModelStore under SIGKILL", () => {
           next += 40
         }
 
-        const last = spawnProjector(file, 50)
+        const last = startProjector(file, 50)
         yield* Effect.promise(() => last.done(head))
         last.process.stdin.end()
         expect((yield* Effect.promise(() => last.exit)).code).toBe(0)

@@ -1,1 +1,2 @@
+export * from "./ProjectorProcess.ts"
 export * from "./ReadModelStoreContract.ts"
