@@ -296,6 +296,42 @@ describe("ProjectionRunner", () => {
     }),
   )
 
+  it.effect(
+    "builds a first generation's indexes once it reaches the head it first saw, whatever comes after",
+    () =>
+      Effect.gen(function* () {
+        const events = makeInMemoryEventStore()
+        const readModels = makeInMemoryReadModelStore()
+        const head = yield* appendEvents(events, 200)
+        // Another event lands after every commit, so the runner is never at the head right after one:
+        // steady appends must not keep the first generation without its indexes.
+        const extra = 100
+        let appended = 0
+        let appendedAtBuild: number | undefined
+        const busy: ReadModelStoreService = {
+          ...readModels,
+          transact: (target, body, options) =>
+            Effect.gen(function* () {
+              const result = yield* readModels.transact(target, body, options)
+              if (appended < extra) {
+                yield* Effect.orDie(appendEvents(events, 1))
+                appended++
+              }
+              return result
+            }),
+          buildIndexes: (target) =>
+            Effect.gen(function* () {
+              yield* readModels.buildIndexes(target)
+              appendedAtBuild ??= appended
+            }),
+        }
+        const runner = yield* run([counter()], events, busy, { batchSize: 10 })
+        yield* runner.waitFor(head + BigInt(extra))
+        expect(appendedAtBuild).toBeDefined()
+        expect(appendedAtBuild).toBeLessThan(extra)
+      }),
+  )
+
   it.effect("stops a projection at an event it cannot apply, with a clear error; the others go on", () =>
     Effect.gen(function* () {
       const events = makeInMemoryEventStore()
