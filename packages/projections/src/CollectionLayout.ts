@@ -10,7 +10,12 @@ import type { CollectionDefinition, FieldType, FieldValue, ReadModelDefinition }
 /** A collection as stored in an adapter's registry: everything but the functions. */
 export interface CollectionLayout {
   readonly name: string
-  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: FieldType }>
+  /** `ownIndex: false` only on fields without an index of their own (absent otherwise, so older layouts compare equal). */
+  readonly fields: ReadonlyArray<{
+    readonly name: string
+    readonly type: FieldType
+    readonly ownIndex?: false
+  }>
   readonly indexes: ReadonlyArray<ReadonlyArray<string>>
   readonly searchable: boolean
 }
@@ -59,7 +64,7 @@ const collectionLayout = (
       `collection name "${definition.name}" must be lower_snake_case, start with a letter and have at most 40 characters`,
     )
   }
-  const fields: Array<{ name: string; type: FieldType }> = []
+  const fields: Array<{ name: string; type: FieldType; ownIndex?: false }> = []
   for (const [name, field] of Object.entries(definition.fields)) {
     if (!fieldName.test(name)) {
       return Result.fail(
@@ -69,7 +74,9 @@ const collectionLayout = (
     if (!fieldTypes.includes(field.type)) {
       return Result.fail(`field "${name}" of ${definition.name} has an unknown type "${String(field.type)}"`)
     }
-    fields.push({ name, type: field.type })
+    fields.push(
+      field.ownIndex === false ? { name, type: field.type, ownIndex: false } : { name, type: field.type },
+    )
   }
   const indexes = definition.indexes ?? []
   for (const index of indexes) {
@@ -79,6 +86,15 @@ const collectionLayout = (
         `an index of ${definition.name} names ${unknown === undefined ? "no field" : `the unknown field "${unknown}"`}`,
       )
     }
+  }
+  // Every query keeps an index to use: a field without its own is in a compound one.
+  const unindexed = fields.find(
+    (field) => field.ownIndex === false && !indexes.some((index) => index.includes(field.name)),
+  )
+  if (unindexed !== undefined) {
+    return Result.fail(
+      `field "${unindexed.name}" of ${definition.name} has no index of its own and is in no compound index`,
+    )
   }
   return Result.succeed({
     name: definition.name,

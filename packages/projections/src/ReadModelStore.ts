@@ -28,24 +28,43 @@ export type FieldValue = string | number | boolean | null
 /** One indexed field of a collection: its type and how to read it from a document. */
 export interface FieldDefinition<Doc> {
   readonly type: FieldType
+  /**
+   * Whether the field gets its own index on (field, id); default true. False for a field that queries
+   * only filter on beside a compound index that holds it (`CollectionDefinition.indexes` must name it):
+   * a big collection then builds and updates one index fewer per such field.
+   */
+  readonly ownIndex?: boolean
   /** The field's value in `doc`; must be of `type` or null. Method syntax: definitions of any document type mix in one list. */
   value(doc: Doc): FieldValue
 }
 
+export interface FieldOptions {
+  /** See `FieldDefinition.ownIndex`. */
+  readonly ownIndex?: boolean
+}
+
+const fieldOf = <Doc>(
+  type: FieldType,
+  value: (doc: Doc) => FieldValue | undefined,
+  options: FieldOptions | undefined,
+): FieldDefinition<Doc> => ({
+  type,
+  ...(options?.ownIndex === false ? { ownIndex: false } : {}),
+  value: (doc) => value(doc) ?? null,
+})
+
 /** Builders for indexed fields; `undefined` from the reader is stored as null. */
 export const Field = {
-  text: <Doc>(value: (doc: Doc) => string | null | undefined): FieldDefinition<Doc> => ({
-    type: "text",
-    value: (doc) => value(doc) ?? null,
-  }),
-  number: <Doc>(value: (doc: Doc) => number | null | undefined): FieldDefinition<Doc> => ({
-    type: "number",
-    value: (doc) => value(doc) ?? null,
-  }),
-  boolean: <Doc>(value: (doc: Doc) => boolean | null | undefined): FieldDefinition<Doc> => ({
-    type: "boolean",
-    value: (doc) => value(doc) ?? null,
-  }),
+  text: <Doc>(value: (doc: Doc) => string | null | undefined, options?: FieldOptions): FieldDefinition<Doc> =>
+    fieldOf("text", value, options),
+  number: <Doc>(
+    value: (doc: Doc) => number | null | undefined,
+    options?: FieldOptions,
+  ): FieldDefinition<Doc> => fieldOf("number", value, options),
+  boolean: <Doc>(
+    value: (doc: Doc) => boolean | null | undefined,
+    options?: FieldOptions,
+  ): FieldDefinition<Doc> => fieldOf("boolean", value, options),
 } as const
 
 /**
@@ -54,7 +73,7 @@ export const Field = {
  */
 export interface CollectionDefinition<Doc = JsonObject> {
   readonly name: string
-  /** The indexed fields: each gets an index on (field, id), which also serves sorting and paging. */
+  /** The indexed fields: each gets an index on (field, id), which also serves sorting and paging, unless it opts out (`ownIndex`). */
   readonly fields: { readonly [field: string]: FieldDefinition<Doc> }
   /** Extra indexes over several fields, for a query that filters on the first and sorts by the last. */
   readonly indexes?: ReadonlyArray<ReadonlyArray<string>>

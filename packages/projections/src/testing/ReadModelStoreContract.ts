@@ -156,6 +156,20 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
           expect((yield* Effect.flip(store.createGeneration(badName)))._tag).toBe("ReadModelStoreError")
           const badIndex = { ...model, collections: [{ ...people, indexes: [["nope"]] }] }
           expect((yield* Effect.flip(store.createGeneration(badIndex))).message).toContain("nope")
+          // A field without an index of its own must be in a compound index, or queries on it would scan.
+          const unindexed = {
+            ...model,
+            collections: [
+              {
+                ...people,
+                fields: { ...people.fields, name: Field.text<Person>((p) => p.name, { ownIndex: false }) },
+              },
+            ],
+          }
+          expect((yield* Effect.flip(store.createGeneration(unindexed))).message).toContain(
+            `field "name" of contract_people has no index of its own and is in no compound index`,
+          )
+          expect(yield* store.generations("contract")).toEqual([])
         }))
 
       test("a new generation stays invisible until activated, then every collection switches at once", (store) =>
@@ -197,6 +211,64 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
           expect((yield* Effect.flip(store.transact(first, () => Effect.void)))._tag).toBe(
             "ReadModelStoreError",
           )
+        }))
+
+      test("a field without an index of its own filters and sorts through its compound index", (store) =>
+        Effect.gen(function* () {
+          const squads = defineCollection<Person>({
+            name: "contract_squads",
+            fields: {
+              team: Field.text((p) => p.team, { ownIndex: false }),
+              score: Field.number((p) => p.score),
+            },
+            indexes: [["team", "score"]],
+          })
+          const generation = yield* store.createGeneration(
+            { name: "contract-squads", version: 1, collections: [squads] },
+            { deferIndexes: true },
+          )
+          yield* store.activate(generation)
+          yield* store.transact(generation, (tx) =>
+            Effect.sync(() => {
+              for (const [id, p] of crowd) tx.put(squads.name, id, asJson(p))
+              tx.saveCheckpoint(10n)
+            }),
+          )
+          const query = (q: ReadModelQuery) =>
+            Effect.map(store.query(squads.name, q), (page) => page.items.map((item) => item.id))
+          const reds = { where: { team: "red" }, orderBy: { field: "score", direction: "desc" } } as const
+          const before = yield* query(reds)
+          expect(before).toEqual(["p09", "p01", "p03"])
+          yield* store.buildIndexes(generation)
+          expect(yield* query(reds)).toEqual(before)
+          // Sorting by it: null first, then by code point, then by id, as for any indexed field.
+          const byTeam = [...crowd]
+            .sort(([a, p], [b, q]) =>
+              p.team === q.team
+                ? a < b
+                  ? -1
+                  : 1
+                : p.team === null
+                  ? -1
+                  : q.team === null
+                    ? 1
+                    : p.team < q.team
+                      ? -1
+                      : 1,
+            )
+            .map(([id]) => id)
+          const paged: Array<string> = []
+          let after: string | undefined
+          do {
+            const page = yield* store.query(squads.name, {
+              orderBy: { field: "team" },
+              limit: 4,
+              ...(after === undefined ? {} : { after }),
+            })
+            paged.push(...page.items.map((item) => item.id))
+            after = page.next
+          } while (after !== undefined)
+          expect(paged).toEqual(byTeam)
         }))
 
       test("a generation created with deferred indexes answers alike before and after they are built", (store) =>

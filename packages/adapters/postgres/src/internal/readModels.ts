@@ -108,10 +108,12 @@ export const createIndexesSql = (
   const table = n.table(layout.name, generation)
   const local = physicalName(layout.name, generation)
   return [
-    ...layout.fields.map(
-      (field) =>
-        `CREATE INDEX IF NOT EXISTS ${quote(`${local}_${field.name}`)} ON ${table} (${fieldColumn(field.name)} NULLS FIRST, id)`,
-    ),
+    ...layout.fields
+      .filter((field) => field.ownIndex !== false)
+      .map(
+        (field) =>
+          `CREATE INDEX IF NOT EXISTS ${quote(`${local}_${field.name}`)} ON ${table} (${fieldColumn(field.name)} NULLS FIRST, id)`,
+      ),
     ...layout.indexes.map(
       (fields, i) =>
         `CREATE INDEX IF NOT EXISTS ${quote(`${local}_i${i}`)} ON ${table} (${[...fields.map((f) => `${fieldColumn(f)} NULLS FIRST`), "id"].join(", ")})`,

@@ -68,10 +68,12 @@ export const createTableSql = (layout: CollectionLayout, generation: number): st
 export const createIndexesSql = (layout: CollectionLayout, generation: number): ReadonlyArray<string> => {
   const table = physicalName(layout.name, generation)
   return [
-    ...layout.fields.map(
-      (field) =>
-        `CREATE INDEX IF NOT EXISTS ${quote(`${table}_${field.name}`)} ON ${quote(table)} (${fieldColumn(field.name)}, id)`,
-    ),
+    ...layout.fields
+      .filter((field) => field.ownIndex !== false)
+      .map(
+        (field) =>
+          `CREATE INDEX IF NOT EXISTS ${quote(`${table}_${field.name}`)} ON ${quote(table)} (${fieldColumn(field.name)}, id)`,
+      ),
     ...layout.indexes.map(
       (fields, i) =>
         `CREATE INDEX IF NOT EXISTS ${quote(`${table}_i${i}`)} ON ${quote(table)} (${[...fields.map(fieldColumn), "id"].join(", ")})`,
