@@ -189,6 +189,11 @@ export const relataApi: FastifyPluginAsync<AppOptions> = async (app, options) =>
   }
 
   await app.register(swagger, {
+    // Shared schemas (the named response schemas) are components under their own names.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === "string" ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: "3.1.0",
       info: {

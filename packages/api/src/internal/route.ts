@@ -76,12 +76,52 @@ export interface RouteSpec<Params, Query, Body, Headers> {
 
 const toJsonSchema = (schema: Schema.Constraint, strict: boolean): Record<string, unknown> => {
   const document = Schema.toJsonSchemaDocument(schema, {
-    // Inline everything: each route's schema stands alone in fastify and in the OpenAPI document.
+    // Inline everything: each input schema stands alone in fastify and in the OpenAPI document.
     referencePolicy: () => undefined,
     onExcessProperty: strict ? "error" : "ignore",
     generateDescriptions: true,
   })
   return document.schema as Record<string, unknown>
+}
+
+const definitionPrefix = "#/$defs/"
+
+/** Turns the document's local references into references to the app's shared schemas, by name. */
+const toSharedReferences = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(toSharedReferences)
+  if (typeof value !== "object" || value === null) return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, member]) => [
+      key,
+      key === "$ref" && typeof member === "string" && member.startsWith(definitionPrefix)
+        ? decodeURIComponent(member.slice(definitionPrefix.length))
+            .replaceAll("~1", "/")
+            .replaceAll("~0", "~")
+        : toSharedReferences(member),
+    ]),
+  )
+}
+
+/**
+ * A response body's JSON Schema. Unlike inputs, a response schema keeps the schemas annotated with
+ * an identifier as references and adds them to the app's shared schemas, so the OpenAPI document
+ * lists each once, by name, under components.schemas. Two different schemas with one name are a
+ * startup error.
+ */
+const toResponseJsonSchema = (app: FastifyInstance, schema: Schema.Constraint): Record<string, unknown> => {
+  const document = Schema.toJsonSchemaDocument(schema, {
+    onExcessProperty: "ignore",
+    generateDescriptions: true,
+  })
+  for (const [name, definition] of Object.entries(document.definitions)) {
+    const shared = { $id: name, ...(toSharedReferences(definition) as Record<string, unknown>) }
+    const existing: unknown = app.getSchema(name)
+    if (existing === undefined) app.addSchema(shared)
+    else if (JSON.stringify(existing) !== JSON.stringify(shared)) {
+      throw new Error(`Two different response schemas are named ${name}`)
+    }
+  }
+  return toSharedReferences(document.schema) as Record<string, unknown>
 }
 
 type PathSegment = PropertyKey | { readonly key: PropertyKey }
@@ -163,7 +203,9 @@ export const addRoute = <Params = unknown, Query = unknown, Body = unknown, Head
       description: declared.description,
       ...(headers === undefined ? {} : { headers }),
       content: {
-        [contentType]: { schema: declared.schema === undefined ? {} : toJsonSchema(declared.schema, false) },
+        [contentType]: {
+          schema: declared.schema === undefined ? {} : toResponseJsonSchema(app, declared.schema),
+        },
       },
     }
   }

@@ -6,19 +6,32 @@
  */
 import { type ActorRole, type Instant, instantFromMillis } from "@relata/domain"
 import {
+  AccountFigures,
   type AnalyticsPeriod,
+  AnalyticsReport,
   accountFigures,
   analyticsReport,
+  ChurnFigures,
+  CohortRetention,
   churnFigures,
   cohortRetention,
+  DistributionFigures,
   distributionFigures,
+  FollowUpFigures,
   followUpFigures,
+  LifecycleFigures,
+  LostDealFigures,
   lifecycleFigures,
   lostDealFigures,
+  MonthLabel,
   type ReadModelStore,
+  RevenueFigures,
   revenueFigures,
+  TierFigures,
+  TierMigration,
   tierFigures,
   tierMigration,
+  WinBackFigures,
   winBackFigures,
 } from "@relata/projections"
 import { Clock, Effect, type ManagedRuntime, Schema } from "effect"
@@ -29,12 +42,6 @@ import { runEffect } from "../internal/runEffect.ts"
 import { type ApiFailure, ProblemDocument } from "../Problem.ts"
 import { Position, readYourWrites } from "./queryParameters.ts"
 
-const Month = Schema.String.check(
-  Schema.makeFilter((s: string) => /^\d{4}-(0[1-9]|1[0-2])$/.test(s), {
-    expected: "a month such as 2024-01",
-  }),
-)
-
 const Months = Schema.String.check(
   Schema.makeFilter((s: string) => /^\d{1,3}$/.test(s) && Number(s) >= 1 && Number(s) <= 120, {
     expected: "1 to 120 months",
@@ -42,7 +49,7 @@ const Months = Schema.String.check(
 )
 
 const PeriodQuery = Schema.Struct({
-  from: Schema.optionalKey(Month).annotate({
+  from: Schema.optionalKey(MonthLabel).annotate({
     description: "The first month of the period, YYYY-MM (default: 11 months before this one).",
   }),
   months: Schema.optionalKey(Months).annotate({ description: "Its length in months (default 12)." }),
@@ -52,107 +59,124 @@ const PeriodQuery = Schema.Struct({
 })
 type PeriodQuery = typeof PeriodQuery.Type
 
-/** What the analytics queries answer: figures as the projections package defines them. */
-const Figures = (title: string, description: string) =>
-  Schema.Record(Schema.String, Schema.Unknown).annotate({ title, description })
-
+/** One analytics route: the figures it answers with and their schema. */
 interface Section {
   readonly path: string
   readonly operationId: string
   readonly summary: string
-  readonly title: string
-  readonly figures: (
+  /** The figures' schema, as the projections package defines it: the response's documentation. */
+  readonly schema: Schema.Top
+  /** The figures, encoded with that schema: a figure that breaks it is a defect (a 500), not a body. */
+  readonly answer: (
     period: AnalyticsPeriod,
     now: Instant,
   ) => Effect.Effect<unknown, ApiFailure, ReadModelStore>
 }
 
+const section = <A, I>(spec: {
+  readonly path: string
+  readonly operationId: string
+  readonly summary: string
+  readonly schema: Schema.Codec<A, I>
+  readonly figures: (period: AnalyticsPeriod, now: Instant) => Effect.Effect<A, ApiFailure, ReadModelStore>
+}): Section => {
+  const encode = Schema.encodeEffect(spec.schema)
+  return {
+    path: spec.path,
+    operationId: spec.operationId,
+    summary: spec.summary,
+    schema: spec.schema,
+    answer: (period, now) =>
+      Effect.flatMap(spec.figures(period, now), (figures) => Effect.orDie(encode(figures))),
+  }
+}
+
 const sections: ReadonlyArray<Section> = [
-  {
+  section({
     path: "report",
     operationId: "analyticsReport",
     summary: "Every figure for a period, with the rates a manager reads",
-    title: "AnalyticsReport",
+    schema: AnalyticsReport,
     figures: (period, now) => analyticsReport(period, { overdueAt: now }),
-  },
-  {
+  }),
+  section({
     path: "funnel",
     operationId: "lifecycleFunnel",
     summary: "Customers per stage now and at each month end, stage entries, the funnel, time in each stage",
-    title: "LifecycleFigures",
+    schema: LifecycleFigures,
     figures: (period) => lifecycleFigures(period),
-  },
-  {
+  }),
+  section({
     path: "lost-deals",
     operationId: "lostDeals",
     summary: "Lost deals in total, by stage and by reason; reopened leads",
-    title: "LostDealFigures",
+    schema: LostDealFigures,
     figures: () => lostDealFigures(),
-  },
-  {
+  }),
+  section({
     path: "churn",
     operationId: "churn",
     summary: "Churn per month (churned / active at its start) and by reason",
-    title: "ChurnFigures",
+    schema: ChurnFigures,
     figures: (period) => churnFigures(period),
-  },
-  {
+  }),
+  section({
     path: "win-back",
     operationId: "winBack",
     summary: "Win-back attempts and their outcomes",
-    title: "WinBackFigures",
+    schema: WinBackFigures,
     figures: () => winBackFigures(),
-  },
-  {
+  }),
+  section({
     path: "cohorts",
     operationId: "cohortRetention",
     summary: "Retention by registration cohort: a cohort x month matrix",
-    title: "Cohorts",
+    schema: CohortRetention,
     figures: (period) => cohortRetention(period),
-  },
-  {
+  }),
+  section({
     path: "tiers",
     operationId: "tiers",
     summary: "Tiers now and at each month end, tier changes, and the migration matrix per quarter",
-    title: "TierFigures",
+    schema: TierFigures,
     figures: (period) => tierFigures(period),
-  },
-  {
+  }),
+  section({
     path: "tier-migration",
     operationId: "tierMigration",
     summary: "The tier migration matrix between the start and the end of the period",
-    title: "TierMigration",
+    schema: TierMigration,
     figures: (period) => tierMigration(period),
-  },
-  {
+  }),
+  section({
     path: "distribution",
     operationId: "distribution",
     summary: "Customers by owner, department, region, industry, credit level and size, with their stages",
-    title: "DistributionFigures",
+    schema: DistributionFigures,
     figures: () => distributionFigures(),
-  },
-  {
+  }),
+  section({
     path: "revenue",
     operationId: "revenue",
     summary:
       "Revenue concentration per currency: the top 20% share, the Pareto curve, lifetime value per tier",
-    title: "RevenueFigures",
+    schema: RevenueFigures,
     figures: () => revenueFigures(),
-  },
-  {
+  }),
+  section({
     path: "follow-ups",
     operationId: "followUpCompliance",
     summary: "Follow-up compliance per owner: due, done on time, overdue now",
-    title: "FollowUpFigures",
+    schema: FollowUpFigures,
     figures: (_period, now) => followUpFigures(now),
-  },
-  {
+  }),
+  section({
     path: "accounts",
     operationId: "accounts",
     summary: "Freezes, unfreezes, handovers, confirmed duplicates, accounts frozen now",
-    title: "AccountFigures",
+    schema: AccountFigures,
     figures: () => accountFigures(),
-  },
+  }),
 ]
 
 const problem = (description: string) => ({
@@ -194,12 +218,12 @@ export const analytics = async (
       operationId: section.operationId,
       summary: section.summary,
       description:
-        "Figures follow the events' business dates; months are calendar months in UTC; money is in minor units per currency. Field by field definitions: docs/api.md and the projections package (Analytics).",
+        "Figures follow the events' business dates; months are calendar months in UTC; money is in minor units per currency. Each field's definition is in the response schema (the projections package's Analytics schemas); docs/api.md has the overview.",
       tags: ["Analytics"],
       access: { kind: "roles", roles: readers, action: "read analytics" },
       query: PeriodQuery,
       responses: {
-        200: { description: "The figures", schema: Figures(section.title, section.summary) },
+        200: { description: "The figures", schema: section.schema },
         400: problem("Invalid period"),
         401: problem("No valid bearer token"),
         403: problem("Not a manager, auditor or admin"),
@@ -212,7 +236,7 @@ export const analytics = async (
           Effect.gen(function* () {
             yield* readYourWrites(query.minPosition, timeoutMs)
             const now = instantFromMillis(yield* Clock.currentTimeMillis)
-            return yield* section.figures(periodOf(query, now), now)
+            return yield* section.answer(periodOf(query, now), now)
           }),
         ) as Promise<unknown>,
     })

@@ -16,7 +16,7 @@
  * Each query reads the active generation; a report's reads are separate, so figures read while the
  * projection commits may straddle a batch.
  */
-import type { Instant, LifecycleStage, Tier } from "@relata/domain"
+import type { CustomerId, Instant, LifecycleStage, Tier } from "@relata/domain"
 import { Effect } from "effect"
 import {
   type InvalidReadModelQuery,
@@ -329,7 +329,8 @@ const revenueOf = (
       const perCustomer = rows
         .map(({ document }) => {
           const row = document as unknown as BuyerRevenue
-          return { customerId: row.customerId, revenueMinor: row.revenueMinor }
+          // The projection keys revenue by the id of a decoded event, so it is a CustomerId.
+          return { customerId: row.customerId as CustomerId, revenueMinor: row.revenueMinor }
         })
         .sort((a, b) => b.revenueMinor - a.revenueMinor || (a.customerId < b.customerId ? -1 : 1))
       const cumulative: Array<number> = []

@@ -17,7 +17,21 @@
  * those of the period asked for; the series (month ends, churn per month, cohorts, migration) are
  * per month of the period.
  */
-import { Instant, type LifecycleStage, type Tier } from "@relata/domain"
+import {
+  ActorId,
+  CompanySize,
+  CreditLevel,
+  CurrencyCode,
+  CustomerId,
+  customerEventTypes,
+  Department,
+  Industry,
+  Instant,
+  LifecycleStage,
+  Reason,
+  Region,
+  Tier,
+} from "@relata/domain"
 import { Schema } from "effect"
 
 // ---------------------------------------------------------------------------------------------
@@ -82,230 +96,391 @@ export const topCount = (n: number, percent: number): number => Math.ceil((perce
 // Figures
 // ---------------------------------------------------------------------------------------------
 
+// Each figure is a schema, its type derived from it: the schema is what the API answers with and
+// documents (each identified one is a named component of the OpenAPI document). Figures that run
+// over open sets of names (owners, regions, reasons, currencies) are string-keyed records whose
+// keys are checked against the domain's schema, so readers can still index them with any string.
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { description: "a count (0 or more)" }))
+
+/** Money in integer minor units (cents, fen) of one currency. */
+const MinorUnits = Schema.Int.check(
+  Schema.isGreaterThanOrEqualTo(0, { description: "an amount in minor units of the currency (0 or more)" }),
+)
+
+/** A ratio of two counts (or an average); null where the denominator is 0. */
+const Ratio = Schema.NullOr(
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { description: "a ratio (0 or more)" })),
+)
+
+/** Where a profile field or department is not filled in, the tables count it under this key. */
+const Unspecified = Schema.Literal("unspecified")
+
+/** Describes a field (on the property, so an identified schema stays one named component). */
+const described =
+  (description: string) =>
+  <S extends Schema.Top>(self: S): S["Rebuild"] =>
+    Schema.annotateKey<S>({ description })(self)
+
+/** A calendar month (UTC), `YYYY-MM`. */
+export const MonthLabel = Schema.String.check(
+  // The `u` flag lets the pattern into the JSON Schema (Effect exports only unicode patterns).
+  Schema.isPattern(/^\d{4}-(0[1-9]|1[0-2])$/u, { expected: "a month such as 2024-01" }),
+)
+
 /** A count per lifecycle stage. */
-export type StageCounts = { readonly [S in LifecycleStage]: number }
+export const StageCounts = Schema.Record(LifecycleStage, Count).annotate({
+  identifier: "StageCounts",
+  description: "A count per lifecycle stage.",
+})
+export type StageCounts = typeof StageCounts.Type
 
 /** A count per tier. */
-export type TierCounts = { readonly [T in Tier]: number }
+export const TierCounts = Schema.Record(Tier, Count).annotate({
+  identifier: "TierCounts",
+  description: "A count per tier.",
+})
+export type TierCounts = typeof TierCounts.Type
 
 /** Customers by tier at the start (outer key) and at the end (inner key) of a period. */
-export type TierMatrix = { readonly [From in Tier]: TierCounts }
+export const TierMatrix = Schema.Record(Tier, TierCounts).annotate({
+  identifier: "TierMatrix",
+  description: "Customers by tier at the start (outer key) and at the end (inner key) of a period.",
+})
+export type TierMatrix = typeof TierMatrix.Type
 
 /** Completed stays in one stage, in milliseconds, ascending; median and p90 by nearest rank. */
-export interface StageDurations {
-  readonly count: number
-  readonly medianMs: number | null
-  readonly p90Ms: number | null
-  readonly durationsMs: ReadonlyArray<number>
-}
+export const StageDurations = Schema.Struct({
+  count: Count.pipe(described("Completed stays.")),
+  medianMs: Schema.NullOr(Schema.Int).pipe(
+    described("The median stay in ms by nearest rank; null without stays."),
+  ),
+  p90Ms: Schema.NullOr(Schema.Int).pipe(
+    described("The 90th percentile in ms by nearest rank; null without stays."),
+  ),
+  durationsMs: Schema.Array(Schema.Int).pipe(described("Every completed stay in ms, ascending.")),
+}).annotate({
+  identifier: "StageDurations",
+  description:
+    "Completed stays in one stage: from a stage-entering event to the customer's next one, by business instant.",
+})
+export type StageDurations = typeof StageDurations.Type
 
 /** The lifecycle funnel: stages now and at month ends, stage entries, the funnel and time in stage. */
-export interface LifecycleFigures {
-  /** Customers by stage now. */
-  readonly now: StageCounts
-  /** Leads and prospects whose deal is lost (not reopened) now. */
-  readonly lostDealsOpen: { readonly lead: number; readonly prospect: number }
-  /** Customers by stage at the end of each month of the period (customers registered by then). */
-  readonly atMonthEnd: ReadonlyArray<StageCounts>
-  /** Stage-entering events by kind. */
-  readonly entries: {
-    readonly lead: { readonly registered: number; readonly reopened: number }
-    readonly prospect: { readonly qualified: number; readonly wonBack: number }
-    readonly customer: number
-    readonly loyal: { readonly byPolicy: number; readonly byHand: number }
-    readonly churned: number
-  }
-  /** Distinct customers that were ever lead (all), prospect, customer, loyal. */
-  readonly funnel: {
-    readonly lead: number
-    readonly prospect: number
-    readonly customer: number
-    readonly loyal: number
-  }
-  /** Completed stays per stage: from a stage-entering event to the customer's next one. */
-  readonly durations: { readonly [S in LifecycleStage]: StageDurations }
-}
+export const LifecycleFigures = Schema.Struct({
+  now: StageCounts.pipe(described("Customers by stage now.")),
+  lostDealsOpen: Schema.Struct({ lead: Count, prospect: Count }).pipe(
+    described("Leads and prospects whose deal is lost (not reopened) now."),
+  ),
+  atMonthEnd: Schema.Array(StageCounts).pipe(
+    described("Customers by stage at the end of each month of the period (customers registered by then)."),
+  ),
+  entries: Schema.Struct({
+    lead: Schema.Struct({ registered: Count, reopened: Count }),
+    prospect: Schema.Struct({ qualified: Count, wonBack: Count }),
+    customer: Count,
+    loyal: Schema.Struct({ byPolicy: Count, byHand: Count }),
+    churned: Count,
+  }).pipe(described("Stage-entering events by kind, over every event applied.")),
+  funnel: Schema.Struct({ lead: Count, prospect: Count, customer: Count, loyal: Count }).pipe(
+    described("Distinct customers that were ever lead (all), prospect, customer, loyal."),
+  ),
+  durations: Schema.Record(LifecycleStage, StageDurations).pipe(described("Completed stays per stage.")),
+}).annotate({
+  identifier: "LifecycleFigures",
+  description:
+    "The lifecycle funnel: customers per stage now and at each month end, stage entries, the funnel, time in each stage.",
+})
+export type LifecycleFigures = typeof LifecycleFigures.Type
+
+/** A count per reason, as recorded on the events. */
+const ByReason = Schema.Record(Schema.String, Count).check(Schema.isPropertyNames(Reason))
 
 /** DealLost events: in total, by the stage lost in and by reason (as recorded); LeadReopened events. */
-export interface LostDealFigures {
-  readonly total: number
-  readonly byStage: { readonly lead: number; readonly prospect: number }
-  readonly byReason: { readonly [reason: string]: number }
-  readonly reopened: number
-}
+export const LostDealFigures = Schema.Struct({
+  total: Count.pipe(described("DealLost events.")),
+  byStage: Schema.Struct({ lead: Count, prospect: Count }).pipe(
+    described("DealLost events by the stage lost in."),
+  ),
+  byReason: ByReason.pipe(described("DealLost events by reason, as recorded.")),
+  reopened: Count.pipe(described("LeadReopened events.")),
+}).annotate({
+  identifier: "LostDealFigures",
+  description: "Lost deals in total, by stage and by reason; reopened leads. Over every event applied.",
+})
+export type LostDealFigures = typeof LostDealFigures.Type
 
 /** One month of churn: customers (customer or loyal, frozen included) at its start, and churned in it. */
-export interface ChurnMonth {
-  readonly month: string
-  readonly activeAtStart: number
-  readonly churned: number
-}
+export const ChurnMonth = Schema.Struct({
+  month: MonthLabel,
+  activeAtStart: Count.pipe(
+    described("Customers (customer or loyal, frozen included) at the month's start."),
+  ),
+  churned: Count.pipe(described("CustomerChurned events effective in the month.")),
+}).annotate({ identifier: "ChurnMonth", description: "One month of churn." })
+export type ChurnMonth = typeof ChurnMonth.Type
 
-export interface ChurnFigures {
-  readonly total: number
-  readonly byReason: { readonly [reason: string]: number }
-  readonly byMonth: ReadonlyArray<ChurnMonth>
-}
+/** Churns: in total, by reason, and per month of the period. */
+export const ChurnFigures = Schema.Struct({
+  total: Count.pipe(described("CustomerChurned events.")),
+  byReason: ByReason.pipe(described("CustomerChurned events by reason, as recorded.")),
+  byMonth: Schema.Array(ChurnMonth).pipe(described("Per month of the period.")),
+}).annotate({
+  identifier: "ChurnFigures",
+  description: "Churn in total, by reason, and per month of the period (churned / active at its start).",
+})
+export type ChurnFigures = typeof ChurnFigures.Type
 
 /** Win-back attempts: succeeded when a conversion follows, else failed when a lost deal does, else open. */
-export interface WinBackFigures {
-  readonly churns: number
-  readonly started: number
-  readonly succeeded: number
-  readonly failed: number
-  readonly open: number
-}
+export const WinBackFigures = Schema.Struct({
+  churns: Count.pipe(described("CustomerChurned events.")),
+  started: Count.pipe(described("CustomerWinBackStarted events.")),
+  succeeded: Count.pipe(described("Attempts followed by a conversion.")),
+  failed: Count.pipe(described("Attempts followed by a lost deal, without a conversion.")),
+  open: Count.pipe(described("Attempts not decided yet.")),
+}).annotate({
+  identifier: "WinBackFigures",
+  description:
+    "Win-back attempts: succeeded when a conversion follows, else failed when a lost deal does, else open.",
+})
+export type WinBackFigures = typeof WinBackFigures.Type
 
-/** A registration cohort: its size and, per month since (0: the registration month), the members that are customer or loyal at its end. */
-export interface Cohort {
-  readonly month: string
-  readonly registered: number
-  readonly retained: ReadonlyArray<number>
-}
+/** A registration cohort: its size and, per month since, the members that are customer or loyal at its end. */
+export const Cohort = Schema.Struct({
+  month: MonthLabel.pipe(described("The registration month.")),
+  registered: Count.pipe(described("Customers registered in the month.")),
+  retained: Schema.Array(Count).pipe(
+    described(
+      "Per month since (0: the registration month, to the period's end), the members that are customer or loyal at its end.",
+    ),
+  ),
+}).annotate({ identifier: "Cohort", description: "A registration cohort and its retention." })
+export type Cohort = typeof Cohort.Type
+
+/** One cohort per month of the period. */
+export const CohortRetention = Schema.Array(Cohort).annotate({
+  identifier: "CohortRetention",
+  description: "Retention by registration cohort, one row per month of the period: a cohort x month matrix.",
+})
 
 /** Customers registered before `from`, by tier at `from` (outer key) and at `to`. */
-export interface TierMigration {
-  readonly from: Instant
-  readonly to: Instant
-  readonly matrix: TierMatrix
-}
+export const TierMigration = Schema.Struct({
+  from: Instant,
+  to: Instant,
+  matrix: TierMatrix,
+}).annotate({
+  identifier: "TierMigration",
+  description: "Customers registered before `from`, by tier at `from` (outer key) and at `to` (inner key).",
+})
+export type TierMigration = typeof TierMigration.Type
 
-export interface TierFigures {
-  readonly now: TierCounts
-  readonly atMonthEnd: ReadonlyArray<TierCounts>
-  /** TierChanged events by origin; back-dated: effective before the instant it was recorded at. */
-  readonly changes: {
-    readonly byHand: number
-    readonly byHandBackDated: number
-    readonly byClassification: number
-  }
-  /** Per quarter of the period (three months from its start; the last may be shorter). */
-  readonly migration: ReadonlyArray<TierMigration>
-}
+/** Tiers now and at month ends, tier changes, and the migration per quarter. */
+export const TierFigures = Schema.Struct({
+  now: TierCounts.pipe(described("Customers by tier now.")),
+  atMonthEnd: Schema.Array(TierCounts).pipe(
+    described("Customers by tier at the end of each month of the period."),
+  ),
+  changes: Schema.Struct({ byHand: Count, byHandBackDated: Count, byClassification: Count }).pipe(
+    described("TierChanged events by origin; back-dated: effective before the instant it was recorded at."),
+  ),
+  migration: Schema.Array(TierMigration).pipe(
+    described("Per quarter of the period (three months from its start; the last may be shorter)."),
+  ),
+}).annotate({
+  identifier: "TierFigures",
+  description: "Tiers now and at each month end, tier changes, and the migration matrix per quarter.",
+})
+export type TierFigures = typeof TierFigures.Type
 
-/** Customers now with one value of a dimension, by stage. */
-export type DistributionRow = StageCounts & { readonly total: number }
+/** Customers now with one value of a dimension, by stage, and their total. */
+export const DistributionRow = Schema.Record(
+  Schema.Literals([...LifecycleStage.literals, "total"]),
+  Count,
+).annotate({
+  identifier: "DistributionRow",
+  description: "Customers now with one value of a dimension, by stage, and their total.",
+})
+export type DistributionRow = typeof DistributionRow.Type
 
-export type DistributionTable = { readonly [key: string]: DistributionRow }
+const DistributionTable = Schema.Record(Schema.String, DistributionRow)
+/** Rows keyed by a dimension's values; only values with customers are listed. */
+export type DistributionTable = typeof DistributionTable.Type
 
-export interface DistributionFigures {
-  readonly byOwner: DistributionTable
-  readonly byDepartment: DistributionTable
-  readonly byRegion: DistributionTable
-  readonly byIndustry: DistributionTable
-  readonly byCreditLevel: DistributionTable
-  readonly bySize: DistributionTable
-}
+const tableBy = (key: Schema.Constraint) => DistributionTable.check(Schema.isPropertyNames(key))
+const tableOf = <const L extends ReadonlyArray<string>>(key: Schema.Literals<L>) =>
+  Schema.Record(Schema.Union([key, Unspecified]), Schema.optionalKey(DistributionRow))
+
+/** Customers now by owner, department, region, industry, credit level and size, with their stages. */
+export const DistributionFigures = Schema.Struct({
+  byOwner: tableBy(ActorId).pipe(described("By owner (an actor id).")),
+  byDepartment: tableBy(Schema.Union([Department, Unspecified])).pipe(described("By department.")),
+  byRegion: tableBy(Schema.Union([Region, Unspecified])).pipe(described("By region.")),
+  byIndustry: tableBy(Schema.Union([Industry, Unspecified])).pipe(described("By industry.")),
+  byCreditLevel: tableOf(CreditLevel).pipe(described("By credit level.")),
+  bySize: tableOf(CompanySize).pipe(described("By company size.")),
+}).annotate({
+  identifier: "DistributionFigures",
+  description:
+    "Customers now by owner, department, region, industry, credit level and size, with their stages. Each table lists only the values with customers; a field not filled in counts under `unspecified`.",
+})
+export type DistributionFigures = typeof DistributionFigures.Type
 
 /** The top `customers` buyers (`percentOfCustomers` % of them, rounded up) and their revenue. */
-export interface ParetoPoint {
-  readonly percentOfCustomers: number
-  readonly customers: number
-  readonly revenueMinor: number
-}
+export const ParetoPoint = Schema.Struct({
+  percentOfCustomers: Count,
+  customers: Count,
+  revenueMinor: MinorUnits,
+}).annotate({
+  identifier: "ParetoPoint",
+  description: "The top `customers` buyers (`percentOfCustomers` % of them, rounded up) and their revenue.",
+})
+export type ParetoPoint = typeof ParetoPoint.Type
 
 /** Revenue in one currency: purchases are CustomerConverted's first purchase and PurchaseRecorded. */
-export interface CurrencyRevenue {
-  readonly purchases: number
-  readonly totalMinor: number
-  /** Customers with revenue > 0 in the currency. */
-  readonly buyers: number
-  /** Each buyer's lifetime revenue, largest first, ties by customer id (code-unit order). */
-  readonly perCustomer: ReadonlyArray<{ readonly customerId: string; readonly revenueMinor: number }>
-  readonly top20: { readonly customers: number; readonly revenueMinor: number }
-  /** At 10%, 20%, ..., 100% of buyers. */
-  readonly pareto: ReadonlyArray<ParetoPoint>
-  /** Buyers by their tier now, and the sum of their lifetime revenue. */
-  readonly lifetimeValueByTier: {
-    readonly [T in Tier]: { readonly customers: number; readonly totalMinor: number }
-  }
-}
+export const CurrencyRevenue = Schema.Struct({
+  purchases: Count.pipe(described("First purchases (CustomerConverted) and PurchaseRecorded events.")),
+  totalMinor: MinorUnits.pipe(described("Their sum.")),
+  buyers: Count.pipe(described("Customers with revenue > 0 in the currency.")),
+  perCustomer: Schema.Array(Schema.Struct({ customerId: CustomerId, revenueMinor: MinorUnits })).pipe(
+    described("Each buyer's lifetime revenue, largest first, ties by customer id (code-unit order)."),
+  ),
+  top20: Schema.Struct({ customers: Count, revenueMinor: MinorUnits }).pipe(
+    described("The top 20% of buyers (rounded up) and their revenue."),
+  ),
+  pareto: Schema.Array(ParetoPoint).pipe(described("At 10%, 20%, ..., 100% of buyers.")),
+  lifetimeValueByTier: Schema.Record(Tier, Schema.Struct({ customers: Count, totalMinor: MinorUnits })).pipe(
+    described("Buyers by their tier now, and the sum of their lifetime revenue."),
+  ),
+}).annotate({
+  identifier: "CurrencyRevenue",
+  description:
+    "Revenue in one currency, in minor units: purchases, buyers, concentration, lifetime value per tier.",
+})
+export type CurrencyRevenue = typeof CurrencyRevenue.Type
 
-export type RevenueFigures = { readonly [currency: string]: CurrencyRevenue }
+/** Revenue per currency. */
+export const RevenueFigures = Schema.Record(Schema.String, CurrencyRevenue)
+  .check(Schema.isPropertyNames(CurrencyCode))
+  .annotate({
+    identifier: "RevenueFigures",
+    description:
+      "Revenue concentration per currency (ISO 4217 code): the top 20% share, the Pareto curve, lifetime value per tier.",
+  })
+export type RevenueFigures = typeof RevenueFigures.Type
 
 /**
  * One owner's follow-ups: each FollowUpRecorded is judged against the due instant of the state just
  * before it (its owner then): on time, late, or unscheduled (none was due). `openOverdue`: the
  * owner's customers whose follow-up is overdue at the instant asked about.
  */
-export interface FollowUpCompliance {
-  /** onTime + overdue. */
-  readonly due: number
-  readonly onTime: number
-  /** late + openOverdue. */
-  readonly overdue: number
-  readonly late: number
-  readonly openOverdue: number
-  readonly unscheduled: number
-}
+export const FollowUpCompliance = Schema.Struct({
+  due: Count.pipe(described("onTime + overdue.")),
+  onTime: Count.pipe(described("Follow-ups recorded by their due instant.")),
+  overdue: Count.pipe(described("late + openOverdue.")),
+  late: Count.pipe(described("Follow-ups recorded after their due instant.")),
+  openOverdue: Count.pipe(described("The owner's customers whose follow-up is overdue now.")),
+  unscheduled: Count.pipe(described("Follow-ups recorded when none was due.")),
+}).annotate({
+  identifier: "FollowUpCompliance",
+  description:
+    "One owner's follow-ups, each judged against the due instant of the state just before it (its owner then).",
+})
+export type FollowUpCompliance = typeof FollowUpCompliance.Type
 
-export interface FollowUpFigures {
-  readonly recorded: number
-  readonly byOwner: { readonly [owner: string]: FollowUpCompliance }
-}
+/** Follow-ups recorded, and compliance per owner. */
+export const FollowUpFigures = Schema.Struct({
+  recorded: Count.pipe(described("FollowUpRecorded events.")),
+  byOwner: Schema.Record(Schema.String, FollowUpCompliance)
+    .check(Schema.isPropertyNames(ActorId))
+    .pipe(described("Per owner (an actor id).")),
+}).annotate({
+  identifier: "FollowUpFigures",
+  description: "Follow-up compliance per owner: due, done on time, overdue now.",
+})
+export type FollowUpFigures = typeof FollowUpFigures.Type
 
-export interface AccountFigures {
-  readonly frozenNow: number
-  readonly freezes: number
-  readonly unfreezes: number
-  /** OwnerAssigned events. */
-  readonly handovers: number
-  /** Leads registered as suspected duplicates. */
-  readonly duplicates: number
-}
+/** Freezes, unfreezes, handovers, duplicates, and the accounts frozen now. */
+export const AccountFigures = Schema.Struct({
+  frozenNow: Count.pipe(described("Accounts frozen now.")),
+  freezes: Count.pipe(described("AccountFrozen events.")),
+  unfreezes: Count.pipe(described("AccountUnfrozen events.")),
+  handovers: Count.pipe(described("OwnerAssigned events.")),
+  duplicates: Count.pipe(described("Leads registered as suspected duplicates.")),
+}).annotate({
+  identifier: "AccountFigures",
+  description: "Freezes, unfreezes, handovers, suspected duplicates, accounts frozen now.",
+})
+export type AccountFigures = typeof AccountFigures.Type
 
-export interface EventFigures {
-  readonly total: number
-  readonly byType: { readonly [type: string]: number }
-}
+/** Events applied, in total and by type. */
+export const EventFigures = Schema.Struct({
+  total: Count.pipe(described("Events applied.")),
+  byType: Schema.Record(Schema.Literals(customerEventTypes), Schema.optionalKey(Count)).pipe(
+    described("Events applied by type; only the types that occurred."),
+  ),
+}).annotate({ identifier: "EventFigures", description: "Events applied, in total and by type." })
+export type EventFigures = typeof EventFigures.Type
 
 /** The ratios of the counts; null where the denominator is 0. */
-export interface AnalyticsRates {
-  /** Funnel: prospect / lead, customer / prospect, loyal / customer. */
-  readonly conversion: {
-    readonly leadToProspect: number | null
-    readonly prospectToCustomer: number | null
-    readonly customerToLoyal: number | null
-  }
-  /** Per month of the period: churned / activeAtStart. */
-  readonly churnByMonth: ReadonlyArray<{ readonly month: string; readonly rate: number | null }>
-  /** Won back / churned (succeeded / churns), and succeeded / started. */
-  readonly winBack: { readonly rate: number | null; readonly attemptSuccessRate: number | null }
-  /** Per currency: the top 20% of buyers' share of the revenue, and the average lifetime value per tier. */
-  readonly revenue: {
-    readonly [currency: string]: {
-      readonly top20Share: number | null
-      readonly averageLifetimeValueByTier: { readonly [T in Tier]: number | null }
-    }
-  }
-  /** Per owner: onTime / due. */
-  readonly followUpCompliance: { readonly [owner: string]: number | null }
-}
+export const AnalyticsRates = Schema.Struct({
+  conversion: Schema.Struct({
+    leadToProspect: Ratio,
+    prospectToCustomer: Ratio,
+    customerToLoyal: Ratio,
+  }).pipe(described("Funnel: prospect / lead, customer / prospect, loyal / customer.")),
+  churnByMonth: Schema.Array(Schema.Struct({ month: MonthLabel, rate: Ratio })).pipe(
+    described("Per month of the period: churned / activeAtStart."),
+  ),
+  winBack: Schema.Struct({ rate: Ratio, attemptSuccessRate: Ratio }).pipe(
+    described("Won back / churned (succeeded / churns), and succeeded / started."),
+  ),
+  revenue: Schema.Record(
+    Schema.String,
+    Schema.Struct({
+      top20Share: Ratio.pipe(described("The top 20% of buyers' share of the revenue.")),
+      averageLifetimeValueByTier: Schema.Record(Tier, Ratio).pipe(
+        described("The average lifetime revenue of a buyer per tier now, in minor units."),
+      ),
+    }),
+  )
+    .check(Schema.isPropertyNames(CurrencyCode))
+    .pipe(described("Per currency.")),
+  followUpCompliance: Schema.Record(Schema.String, Ratio)
+    .check(Schema.isPropertyNames(ActorId))
+    .pipe(described("Per owner: onTime / due.")),
+}).annotate({
+  identifier: "AnalyticsRates",
+  description: "The ratios a manager reads, computed from the counts; null where the denominator is 0.",
+})
+export type AnalyticsRates = typeof AnalyticsRates.Type
 
 /** Everything, for one period. */
-export interface AnalyticsReport {
-  readonly period: {
-    /** Customers registered before the period's end. */
-    readonly customers: number
-    readonly start: Instant
-    /** The first instant after the period. */
-    readonly end: Instant
-    /** The period's months, `YYYY-MM`: every per-month array follows this order. */
-    readonly months: ReadonlyArray<string>
-  }
-  readonly events: EventFigures
-  readonly stages: LifecycleFigures
-  readonly lostDeals: LostDealFigures
-  readonly churn: ChurnFigures
-  readonly winBack: WinBackFigures
-  readonly cohorts: ReadonlyArray<Cohort>
-  readonly tiers: TierFigures
-  readonly distribution: DistributionFigures
-  readonly revenue: RevenueFigures
-  readonly followUps: FollowUpFigures
-  readonly accounts: AccountFigures
-  readonly rates: AnalyticsRates
-}
+export const AnalyticsReport = Schema.Struct({
+  period: Schema.Struct({
+    customers: Count.pipe(described("Customers registered before the period's end.")),
+    start: Instant.pipe(described("The period's first instant.")),
+    end: Instant.pipe(described("The first instant after the period.")),
+    months: Schema.Array(MonthLabel).pipe(
+      described("The period's months, `YYYY-MM`: every per-month array follows this order."),
+    ),
+  }),
+  events: EventFigures,
+  stages: LifecycleFigures,
+  lostDeals: LostDealFigures,
+  churn: ChurnFigures,
+  winBack: WinBackFigures,
+  cohorts: CohortRetention,
+  tiers: TierFigures,
+  distribution: DistributionFigures,
+  revenue: RevenueFigures,
+  followUps: FollowUpFigures,
+  accounts: AccountFigures,
+  rates: AnalyticsRates,
+}).annotate({
+  identifier: "AnalyticsReport",
+  description: "Every figure for a period, with the rates a manager reads.",
+})
+export type AnalyticsReport = typeof AnalyticsReport.Type
 
 const ratio = (numerator: number, denominator: number): number | null =>
   denominator === 0 ? null : numerator / denominator
