@@ -6,8 +6,9 @@
  * A projection's batch commits in one transaction: it locks its generation's registry row (so the
  * expected-checkpoint check, and a concurrent switch, see one order), writes each collection's
  * documents with one multi-row statement, moves the checkpoint, commits. A switch of generations
- * locks the projection's rows and flips `active` in one transaction. Reads resolve the active
- * generation, then read its table; a switch and drop between the two makes the read resolve again.
+ * locks the projection's rows and flips `active` in one transaction. A read remembers where a
+ * collection lives and reads its table in the statement that asks the registry whether that is
+ * still the active generation: one round trip; after a switch or a drop, it resolves again.
  *
  *   PostgresReadModelStore.layer({ connectionString: "postgresql://relata@db:5432/relata" })
  */
@@ -106,7 +107,15 @@ class Rejected<E> {
   }
 }
 
-const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle => {
+/**
+ * `trigramOps`: pg_trgm's GIN operator class, schema-qualified, or undefined when the extension is
+ * missing (searches are then scans).
+ */
+const build = (
+  pool: pg.Pool,
+  n: ReadModelNames,
+  trigramOps: string | undefined,
+): PostgresReadModelStoreHandle => {
   const attached = new Map<string, ReadonlyMap<string, CompiledCollection>>()
   const layouts = new Map<string, CollectionLayout>()
   let closed = false
@@ -228,7 +237,9 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
             for (const collection of layout.success.collections) {
               await client.query(createTableSql(n, collection, generation))
               if (options?.deferIndexes !== true) {
-                for (const sql of createIndexesSql(n, collection, generation)) await client.query(sql)
+                for (const sql of createIndexesSql(n, collection, generation, trigramOps)) {
+                  await client.query(sql)
+                }
               }
               await client.query(
                 `INSERT INTO ${n.collections} (collection, generation, projection, layout) VALUES ($1, $2, $3, $4)`,
@@ -319,7 +330,9 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
         ).rows[0]
         if (row === undefined || row.dropped) throw new Rejected(noGeneration(target))
         for (const collection of (JSON.parse(row.layout) as ReadModelLayout).collections) {
-          for (const sql of createIndexesSql(n, collection, target.generation)) await client.query(sql)
+          for (const sql of createIndexesSql(n, collection, target.generation, trigramOps)) {
+            await client.query(sql)
+          }
         }
       },
     )
@@ -467,24 +480,41 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
       )
     })
 
-  /** The generation and layout of the collection a read looks at. */
+  /** Where a read looks: the collection's generation, the projection that owns it, and its layout. */
+  interface Resolved {
+    readonly projection: string
+    readonly generation: number
+    readonly layout: CollectionLayout
+  }
+
+  /**
+   * The last resolution per collection (and per pinned generation). A read never trusts it alone: the
+   * statement that reads the documents also asks the registry whether it still holds (see `readConfirmed`).
+   */
+  const resolutions = new Map<string, Resolved>()
+
+  const resolutionKey = (collection: string, options: ReadOptions | undefined): string =>
+    options?.generation === undefined ? collection : `${collection}\u0000${options.generation}`
+
+  /** The generation and layout of the collection a read looks at, from the registry; remembered for later reads. */
   const resolve = (collection: string, options: ReadOptions | undefined) =>
     Effect.flatMap(
       options?.generation === undefined
-        ? run<{ generation: number; layout: string }>(
+        ? run<{ projection: string; generation: number; layout: string }>(
             `find the collection ${collection}`,
-            `SELECT c.generation, c.layout FROM ${n.collections} c JOIN ${n.generations} g ` +
+            `SELECT c.projection, c.generation, c.layout FROM ${n.collections} c JOIN ${n.generations} g ` +
               "ON g.projection = c.projection AND g.generation = c.generation WHERE c.collection = $1 AND g.active",
             [collection],
           )
-        : run<{ generation: number; layout: string }>(
+        : run<{ projection: string; generation: number; layout: string }>(
             `find the collection ${collection}`,
-            `SELECT generation, layout FROM ${n.collections} WHERE collection = $1 AND generation = $2`,
+            `SELECT projection, generation, layout FROM ${n.collections} WHERE collection = $1 AND generation = $2`,
             [collection, options.generation],
           ),
       (result) => {
         const row = result.rows[0]
         if (row === undefined) {
+          resolutions.delete(resolutionKey(collection, options))
           return Effect.fail(
             new CollectionNotFound(
               options?.generation === undefined
@@ -499,21 +529,20 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
           layout = JSON.parse(row.layout) as CollectionLayout
           layouts.set(key, layout)
         }
-        return Effect.succeed({ generation: row.generation, layout })
+        const resolved: Resolved = { projection: row.projection, generation: row.generation, layout }
+        resolutions.set(resolutionKey(collection, options), resolved)
+        return Effect.succeed(resolved)
       },
     )
 
   /**
-   * Resolves the collection, then reads it. When the table is gone in between (another process
-   * switched generations and dropped the old one), resolves again.
+   * Resolves the collection, then reads it: two round trips, for `explain`. When the table is gone in
+   * between (another process switched generations and dropped the old one), resolves again.
    */
   const read = <A, E>(
     collection: string,
     options: ReadOptions | undefined,
-    body: (resolved: {
-      readonly generation: number
-      readonly layout: CollectionLayout
-    }) => Effect.Effect<A, E | ReadModelStoreError>,
+    body: (resolved: Resolved) => Effect.Effect<A, E | ReadModelStoreError>,
     attempts = 3,
   ): Effect.Effect<A, E | ReadModelStoreError | CollectionNotFound> =>
     Effect.flatMap(resolve(collection, options), (resolved) =>
@@ -526,47 +555,171 @@ const build = (pool: pg.Pool, n: ReadModelNames): PostgresReadModelStoreHandle =
       ),
     )
 
-  const get: ReadModelStoreService["get"] = (collection, id, options) =>
-    read(collection, options, ({ generation }) =>
-      Effect.map(
-        run<{ doc: string }>(
-          `read ${collection}/${id}`,
-          `SELECT doc FROM ${n.table(collection, generation)} WHERE id = $1`,
-          [id],
+  /** A read's statement on a resolved collection, and how its rows answer. */
+  interface ReadStatement<A, E> {
+    readonly action: string
+    /** Selects `id` and `doc` (and whatever `answer` needs); its parameters are `$1..$n` of `values`. */
+    readonly text: string
+    readonly values: ReadonlyArray<unknown>
+    /** Fixed SQL on a hot path: prepared once per connection (not for queries, planned with their values). */
+    readonly prepared: boolean
+    readonly answer: (
+      rows: ReadonlyArray<{ readonly id: string; readonly doc: string }>,
+    ) => Effect.Effect<A, E>
+  }
+
+  /** A statement that reads nothing: confirms the resolution when the answer needs no document. */
+  const readsNothing = "SELECT NULL::text AS id, NULL::text AS doc WHERE false"
+
+  const statementNames = new Map<string, string>()
+
+  /** A short name per statement text (the server cuts names at 63 bytes; tables' names are long). */
+  const statementName = (text: string): string => {
+    let name = statementNames.get(text)
+    if (name === undefined) {
+      name = `relata_rm_${statementNames.size + 1}`
+      statementNames.set(text, name)
+    }
+    return name
+  }
+
+  /**
+   * Runs `statement` with, in the same statement, the registry's word on whether `resolved` still
+   * holds: for a read of the active generation, that the resolved generation is still its
+   * projection's active one; for a pinned generation, that it still holds the collection. One
+   * statement reads under one snapshot, so the documents count only if that generation was the
+   * active one when they were read: a switch committed before the read began is always seen.
+   */
+  const confirmed = <A, E>(
+    collection: string,
+    options: ReadOptions | undefined,
+    resolved: Resolved,
+    statement: ReadStatement<A, E>,
+  ) => {
+    const k = statement.values.length
+    // The generation's collections come and go with it: while it is active, it holds the collection.
+    const check =
+      options?.generation === undefined
+        ? `SELECT 1 FROM ${n.generations} WHERE projection = $${k + 1} AND generation = $${k + 2} AND active`
+        : `SELECT 1 FROM ${n.collections} WHERE projection = $${k + 1} AND generation = $${k + 2} AND collection = $${k + 3}`
+    // ON true: the only join is a nested loop over the one registry row, which keeps the read's order.
+    const text = `SELECT r.fresh, s.* FROM (SELECT EXISTS (${check}) AS fresh) r LEFT JOIN LATERAL (${statement.text}) s ON true`
+    const values = [
+      ...statement.values,
+      resolved.projection,
+      resolved.generation,
+      ...(options?.generation === undefined ? [] : [collection]),
+    ]
+    return Effect.tryPromise({
+      try: () =>
+        pool.query<{ fresh: boolean; id: string | null; doc: string | null }>(
+          statement.prepared ? { name: statementName(text), text, values } : { text, values },
         ),
-        (result) => {
-          const row = result.rows[0]
-          return row === undefined ? undefined : (JSON.parse(row.doc) as JsonObject)
-        },
-      ),
-    )
+      catch: (cause) => failure(statement.action, cause),
+    })
+  }
+
+  /**
+   * Reads with the resolution remembered from an earlier read, confirmed in the same statement: one
+   * round trip. When the registry says it no longer holds (a switch of generations, from any
+   * process) or its table is gone (dropped after a switch), resolves again and rereads.
+   */
+  const readConfirmed = <A, E>(
+    collection: string,
+    options: ReadOptions | undefined,
+    statementOn: (resolved: Resolved) => ReadStatement<A, E>,
+  ): Effect.Effect<A, E | ReadModelStoreError | CollectionNotFound> =>
+    Effect.gen(function* () {
+      const key = resolutionKey(collection, options)
+      // Rereads on a fresh resolution; one from memory does not count (it is expected to go stale).
+      let rereads = 3
+      for (;;) {
+        const remembered = resolutions.get(key)
+        const resolved = remembered ?? (yield* resolve(collection, options))
+        const statement = statementOn(resolved)
+        const result = yield* Effect.result(confirmed(collection, options, resolved, statement))
+        if (Result.isSuccess(result) && result.success.rows[0]?.fresh === true) {
+          return yield* statement.answer(
+            result.success.rows.filter(
+              (row): row is { fresh: boolean; id: string; doc: string } => row.id !== null,
+            ),
+          )
+        }
+        const gone = Result.isFailure(result) && codeOf(result.failure.cause) === UNDEFINED_TABLE
+        if (Result.isFailure(result) && !gone) return yield* result.failure
+        resolutions.delete(key)
+        if (remembered === undefined && --rereads === 0) {
+          return yield* Result.isFailure(result)
+            ? result.failure
+            : new ReadModelStoreError({
+                reason: `${statement.action}: the active generation changed during every attempt`,
+                retryable: true,
+              })
+        }
+      }
+    })
+
+  const get: ReadModelStoreService["get"] = (collection, id, options) =>
+    readConfirmed(collection, options, ({ generation }) => ({
+      action: `read ${collection}/${id}`,
+      text: `SELECT id, doc FROM ${n.table(collection, generation)} WHERE id = $1`,
+      values: [id],
+      prepared: true,
+      answer: (rows) =>
+        Effect.succeed(rows[0] === undefined ? undefined : (JSON.parse(rows[0].doc) as JsonObject)),
+    }))
 
   const getMany: ReadModelStoreService["getMany"] = (collection, ids, options) =>
-    read(collection, options, ({ generation }) =>
-      ids.length === 0
-        ? Effect.succeed(new Map<string, JsonObject>())
-        : loadDocuments(generation)(collection, ids),
-    )
+    readConfirmed(collection, options, ({ generation }) => ({
+      action: `load documents of ${collection}`,
+      text: `SELECT id, doc FROM ${n.table(collection, generation)} WHERE id = ANY($1::text[])`,
+      values: [ids],
+      prepared: true,
+      answer: (rows) => {
+        const found = new Map<string, JsonObject>()
+        for (const row of rows) found.set(row.id, JSON.parse(row.doc) as JsonObject)
+        return Effect.succeed(found)
+      },
+    }))
 
   const query = (
     collection: string,
     q: ReadModelQuery,
     options?: ReadOptions,
   ): Effect.Effect<ReadModelPage, ReadModelStoreError | CollectionNotFound | InvalidReadModelQuery> =>
-    read(collection, options, ({ generation, layout }) => {
+    readConfirmed(collection, options, ({ generation, layout }) => {
+      const action = `query ${collection}`
       const plan = planQuery(layout, q)
-      if (Result.isFailure(plan)) return Effect.fail(plan.failure)
-      if (plan.success.matchesNothing) return Effect.succeed<ReadModelPage>({ items: [] })
+      // A query the layout rejects, or that matches nothing, still confirms the layout it was judged by.
+      if (Result.isFailure(plan) || plan.success.matchesNothing) {
+        return {
+          action,
+          text: readsNothing,
+          values: [],
+          prepared: true,
+          answer: () =>
+            Result.isFailure(plan) ? Effect.fail(plan.failure) : Effect.succeed<ReadModelPage>({ items: [] }),
+        }
+      }
       const { text, values } = selectSql(n, plan.success, generation)
-      return Effect.map(
-        run<{ id: string; doc: string; sort?: FieldValue }>(`query ${collection}`, text, values),
-        (result) =>
-          pageOf(plan.success, result.rows, (row) => ({
-            id: row.id,
-            document: JSON.parse(row.doc) as JsonObject,
-            sortValue: row.sort ?? null,
-          })),
-      )
+      return {
+        action,
+        text,
+        values,
+        prepared: false,
+        answer: (rows) =>
+          Effect.succeed(
+            pageOf(
+              plan.success,
+              rows as ReadonlyArray<{ id: string; doc: string; sort?: FieldValue }>,
+              (row) => ({
+                id: row.id,
+                document: JSON.parse(row.doc) as JsonObject,
+                sortValue: row.sort ?? null,
+              }),
+            ),
+          ),
+      }
     })
 
   const explain: PostgresReadModelStoreHandle["explain"] = (collection, q) =>
@@ -622,6 +775,41 @@ const createRegistry = (pool: pg.Pool, n: ReadModelNames) =>
     catch: (cause) => cause,
   })
 
+const trigramOpsSql =
+  "SELECT quote_ident(n.nspname) || '.gin_trgm_ops' AS ops FROM pg_extension e " +
+  "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+
+/**
+ * pg_trgm's GIN operator class, schema-qualified, installing the extension when it is missing and
+ * the role may (it is a trusted extension: the database's owner may); otherwise undefined, with a
+ * warning, and searches scan the collection (decision 0017).
+ */
+const trigramOpsOf = (pool: pg.Pool) =>
+  Effect.gen(function* () {
+    const installed = () =>
+      Effect.map(
+        Effect.tryPromise({ try: () => pool.query<{ ops: string }>(trigramOpsSql), catch: (cause) => cause }),
+        (result) => result.rows[0]?.ops,
+      )
+    const ops = yield* installed()
+    if (ops !== undefined) return ops
+    const created = yield* Effect.result(
+      Effect.tryPromise({
+        try: () => pool.query("CREATE EXTENSION IF NOT EXISTS pg_trgm"),
+        catch: (cause) => cause,
+      }),
+    )
+    // Another store may have created it at the same instant (CREATE EXTENSION then fails on its unique name).
+    const after = yield* installed()
+    if (after === undefined && Result.isFailure(created)) {
+      yield* Effect.logWarning(
+        `pg_trgm is not installed and cannot be created (${describe(created.failure)}): read-model ` +
+          "searches scan their collections until it is and the read models are rebuilt (decision 0017)",
+      )
+    }
+    return after
+  })
+
 /**
  * Connects, checks the server, brings the schema to the latest version (the event store's tables
  * included) and creates the read-model registry, then returns the store with its `close`; the
@@ -633,7 +821,8 @@ export const makePostgresReadModelStore = (
   Effect.flatMap(openStore(config), ({ pool, config: resolved }) => {
     const names = readModelNames(resolved.schema)
     return createRegistry(pool, names).pipe(
-      Effect.as(build(pool, names)),
+      Effect.andThen(trigramOpsOf(pool)),
+      Effect.map((trigramOps) => build(pool, names, trigramOps)),
       Effect.catch((cause) =>
         Effect.promise(() => pool.end().catch(() => undefined)).pipe(
           Effect.andThen(

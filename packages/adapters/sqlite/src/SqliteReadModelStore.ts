@@ -31,6 +31,7 @@ import {
   pageOf,
   physicalName,
   planQuery,
+  type QueryPlan,
   type ReadModelDefinition,
   type ReadModelLayout,
   type ReadModelPage,
@@ -51,12 +52,17 @@ import { openStore } from "./internal/openStore.ts"
 import {
   bindable,
   type CollectionStatements,
+  countCandidatesSql,
   createIndexesSql,
+  createSearchIndexSql,
   createTableSql,
   fieldColumn,
   prepareCollectionStatements,
   quote,
   registrySql,
+  searchCandidatesLimit,
+  searchIndexName,
+  searchMatch,
   selectSql,
 } from "./internal/readModels.ts"
 import { isBusy, messageOf } from "./internal/sqliteErrors.ts"
@@ -214,6 +220,8 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     collectionAt: prepare(
       "SELECT generation, layout FROM read_model_collections WHERE collection = ? AND generation = ?",
     ),
+    tableExists: prepare("SELECT 1 AS found FROM sqlite_schema WHERE type = 'table' AND name = ?"),
+    hasRid: prepare("SELECT 1 AS found FROM pragma_table_info(?) WHERE name = 'rid'"),
   }
 
   // Generations attached by this instance: what writes need (the definitions' functions).
@@ -226,6 +234,8 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       queries: Map<string, StatementSync>
       /** UPDATEs of the document and some of its columns, by which columns (see `changedColumns`). */
       updates: Map<string, StatementSync>
+      /** Whether its search index exists; once it does, it stays until the table is dropped. */
+      searchIndexed: boolean
     }
   >()
   const maxQueriesPerTable = 64
@@ -284,6 +294,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
         statements: prepareCollectionStatements(db, layout, generation),
         queries: new Map(),
         updates: new Map(),
+        searchIndexed: false,
       }
       tables.set(name, table)
     }
@@ -328,6 +339,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
             db.exec(createTableSql(collection, generation))
             if (options?.deferIndexes !== true) {
               for (const sql of createIndexesSql(collection, generation)) db.exec(sql)
+              if (collection.searchable) db.exec(createSearchIndexSql(collection.name, generation))
             }
             st.insertCollection.run(collection.name, generation, definition.name, JSON.stringify(collection))
           }
@@ -408,7 +420,8 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
   // One transaction per index: each holds the file's write lock (which the event store's appends
   // also need) for one sorted pass over one table, not for all of a projection's indexes at once,
   // and the thread (every call here is synchronous) is handed back between them.
-  // CREATE INDEX IF NOT EXISTS makes a build that stopped half-way resume where it was.
+  // CREATE INDEX IF NOT EXISTS makes a build that stopped half-way resume where it was; a search
+  // index and its triggers are made in one transaction, when the index does not exist yet.
   const buildIndexes: ReadModelStoreService["buildIndexes"] = (target) =>
     Effect.gen(function* () {
       const action = `build the indexes of generation ${target.generation} of ${target.projection}`
@@ -423,8 +436,26 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
           })
           yield* Effect.yieldNow
         }
+        if (collection.searchable) {
+          yield* inTransaction(action, st.beginImmediate, () => {
+            if (readGeneration(target) === undefined) return Result.fail(noGeneration(target))
+            // A table made before search indexes (no rid to refer to) keeps searching by scan.
+            const table = physicalName(collection.name, target.generation)
+            if (
+              !searchIndexExists(collection.name, target.generation) &&
+              st.hasRid.get(table) !== undefined
+            ) {
+              db.exec(createSearchIndexSql(collection.name, target.generation))
+            }
+            return Result.succeed(undefined)
+          })
+          yield* Effect.yieldNow
+        }
       }
     })
+
+  const searchIndexExists = (collection: string, generation: number): boolean =>
+    st.tableExists.get(searchIndexName(collection, generation)) !== undefined
 
   const drop: ReadModelStoreService["drop"] = (target) =>
     Effect.tap(
@@ -443,6 +474,8 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
           st.collectionsOf.all(target.projection, target.generation) as Array<{ collection: string }>
         ).map((c) => c.collection)
         for (const collection of collections) {
+          // The table's triggers go with it; the search index (a virtual table) needs its own DROP.
+          db.exec(`DROP TABLE IF EXISTS ${quote(searchIndexName(collection, target.generation))}`)
           db.exec(`DROP TABLE IF EXISTS ${quote(physicalName(collection, target.generation))}`)
         }
         st.deleteCollections.run(target.projection, target.generation)
@@ -681,6 +714,26 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     return statement
   }
 
+  /**
+   * The SELECT of a planned query, with the search index driving it when it exists and finds fewer
+   * than `searchCandidatesLimit` candidates (see internal/readModels.ts). Call inside the read.
+   */
+  const planSelect = (resolved: ResolvedCollection, plan: QueryPlan) => {
+    const match = searchMatch(plan.terms)
+    if (match === undefined) return selectSql(plan, resolved.generation)
+    const table = tableOf(resolved.layout, resolved.generation)
+    // Checked until found: another connection may build it meanwhile (a generation's deferred indexes).
+    if (!table.searchIndexed) table.searchIndexed = searchIndexExists(plan.collection, resolved.generation)
+    if (!table.searchIndexed) return selectSql(plan, resolved.generation)
+    const counted = queryStatement(resolved, countCandidatesSql(plan.collection, resolved.generation)).get(
+      match,
+      searchCandidatesLimit,
+    ) as { n: number }
+    return counted.n < searchCandidatesLimit
+      ? selectSql(plan, resolved.generation, match)
+      : selectSql(plan, resolved.generation)
+  }
+
   const query = (
     collection: string,
     q: ReadModelQuery,
@@ -694,7 +747,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
         const plan = planQuery(resolved.layout, q)
         if (Result.isFailure(plan)) return Result.fail(plan.failure)
         if (plan.success.matchesNothing) return Result.succeed({ items: [] })
-        const { sql, params } = selectSql(plan.success, resolved.generation)
+        const { sql, params } = planSelect(resolved, plan.success)
         const rows = queryStatement(resolved, sql).all(...params) as Array<{
           id: string
           doc: string
@@ -720,7 +773,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       (resolved): Result.Result<string, InvalidReadModelQuery> => {
         const plan = planQuery(resolved.layout, q)
         if (Result.isFailure(plan)) return Result.fail(plan.failure)
-        const { sql, params } = selectSql(plan.success, resolved.generation)
+        const { sql, params } = planSelect(resolved, plan.success)
         const steps = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>
         return Result.succeed(steps.map((step) => step.detail).join("\n"))
       },

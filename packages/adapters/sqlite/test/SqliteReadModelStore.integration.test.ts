@@ -162,6 +162,10 @@ const tablesOf = (file: string): ReadonlyArray<string> => {
   }
 }
 
+/** A searchable table's FTS5 search index and the tables FTS5 keeps it in. */
+const searchIndexTables = (table: string): ReadonlyArray<string> =>
+  ["", "_config", "_data", "_idx"].map((suffix) => `${table}_search_fts${suffix}`)
+
 /** The secondary indexes of a table (not its primary key's). */
 const indexesOf = (file: string, table: string): ReadonlyArray<string> => {
   const db = new DatabaseSync(file, { readOnly: true })
@@ -207,7 +211,11 @@ describe("SqliteReadModelStore", () => {
             ])
           }),
         )
-        expect(tablesOf(file)).toEqual(["rm_customer_cards_g1", "rm_customer_duplicate_keys_g1"])
+        expect(tablesOf(file)).toEqual([
+          "rm_customer_cards_g1",
+          ...searchIndexTables("rm_customer_cards_g1"),
+          "rm_customer_duplicate_keys_g1",
+        ])
 
         // Reopened: the runner goes on from its checkpoint; a repeated or missing event would stop it.
         yield* Effect.scoped(
@@ -309,7 +317,12 @@ describe("SqliteReadModelStore", () => {
         done: Number(head),
         total: Number(head),
       })
-      expect(tablesOf(file)).toEqual(["rm_customer_cards_g2", "rm_customer_duplicate_keys_g2"])
+      // The old generation's search index went with its table.
+      expect(tablesOf(file)).toEqual([
+        "rm_customer_cards_g2",
+        ...searchIndexTables("rm_customer_cards_g2"),
+        "rm_customer_duplicate_keys_g2",
+      ])
       expect(yield* readModels.query("customer_cards", { limit: 1_000 })).toEqual(before)
       expect((yield* readModels.generations("customer-cards")).map((g) => [g.generation, g.active])).toEqual([
         [2, true],

@@ -103,7 +103,9 @@ export const makeCustomerCardProjection = (
   return defineProjection<CustomerEvent>({
     name: customerCardProjectionName,
     // 2: the cards' collection gained the (owner, stage, name), (owner, updatedAt) and (stage, name) indexes.
-    version: options.version ?? 2,
+    // 3: rebuilt once so that a SQLite store's cards get the search index (decision 0017), which a
+    //    table made before it cannot have.
+    version: options.version ?? 3,
     collections: [customerCards, customerDuplicateKeys],
     filter: { streamPrefix: customerStreamPrefix },
     decode: decodeCustomerEvent,

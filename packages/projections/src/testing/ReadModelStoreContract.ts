@@ -6,6 +6,7 @@ import type { JsonObject } from "@relata/domain"
 import { StartOfStore } from "@relata/domain"
 import { Effect, type Scope } from "effect"
 import { describe, expect, it } from "vitest"
+import { normaliseSearchText, searchTerms } from "../CollectionLayout.ts"
 import {
   defineCollection,
   Field,
@@ -75,6 +76,98 @@ const crowd: ReadonlyArray<readonly [string, Person]> = [
   ["p09", person("𝒜lpha", "red", 10, true)],
   ["p10", person("Ｂeta", "blue", 2, true)],
 ]
+
+/**
+ * Names that SQL LIKE, FTS query syntax or quoting could take for something else, short and long
+ * words, repeated trigrams, text outside the BMP and compatibility forms; ids s01..s14.
+ */
+const oddNames: ReadonlyArray<readonly [string, string, string | undefined]> = [
+  ["s01", "100% pure_cotton", "sales@100percent.example"],
+  ["s02", "100 percent purecotton", undefined],
+  ["s03", 'The "Best" Shop', undefined],
+  ["s04", "O'Brien & Sons", "ob@sons.example"],
+  ["s05", "star*gazer", undefined],
+  ["s06", "back\\slash co", undefined],
+  ["s07", "NEAR OR AND NOT", undefined],
+  ["s08", "x-ray: ^caret (paren) {brace} [bracket]", undefined],
+  ["s09", "café crème", undefined],
+  ["s10", "𠀋𠀋𠀋 😀😀 ok", undefined],
+  ["s11", "ab", undefined],
+  ["s12", "aaaa", undefined],
+  ["s13", "abcabx ＦＵＬＬ", undefined],
+  ["s14", "under_score%percent", "x_y@z.example"],
+]
+
+/** Searches of `oddNames` whose answers the contract checks against the port's own definition. */
+const oddSearches: ReadonlyArray<string> = [
+  "%",
+  "_",
+  "%_",
+  "100%",
+  "0%",
+  "e_c",
+  "pure_",
+  "purec",
+  "_cot",
+  "r_s",
+  '"',
+  '"best"',
+  '"best',
+  "'",
+  "o'b",
+  "o'brien &",
+  "*",
+  "r*g",
+  "star*",
+  "\\",
+  "k\\s",
+  "\\%",
+  "near",
+  "or and",
+  "not near",
+  "and*",
+  "x-ray:",
+  "^caret",
+  "(paren)",
+  "{brace} [bracket]",
+  "-",
+  ":",
+  "😀",
+  "😀😀",
+  "😀😀😀",
+  "𠀋",
+  "𠀋𠀋",
+  "𠀋𠀋𠀋",
+  "𠀋𠀋𠀋𠀋",
+  "𠀋😀",
+  "𝒜𝒜𝒜",
+  "ab",
+  "aaa",
+  "aaaa",
+  "aaaaa",
+  "cab",
+  "abca",
+  "abcabx",
+  "bcb",
+  "crème",
+  "CAFÉ crème",
+  "full",
+  "ｆｕｌｌ",
+  "co",
+  "c",
+  "o",
+  "best shop",
+  "shop best",
+  "sons o'brien",
+  "100 percent",
+  "percent 100",
+  "sales example",
+  "nothing-here",
+]
+
+/** Whether a document with this search text matches a search: every word a substring, after normalising. */
+const matchesSearch = (text: string, search: string): boolean =>
+  searchTerms(search).every((term) => normaliseSearchText(text).includes(term))
 
 /** Runs the ReadModelStore contract against the store `acquire` gives, a fresh one per test. */
 export const readModelStoreContract = (name: string, acquire: AcquireReadModelStore): void => {
@@ -287,6 +380,8 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
             { where: { active: true }, orderBy: { field: "name" }, limit: 3 },
             { where: { team: null } },
             { search: "acme", orderBy: { field: "name", direction: "desc" } },
+            { search: "e example", orderBy: { field: "name" }, limit: 2 },
+            { search: "@", where: { active: true } },
           ]
           const answers = () => Effect.forEach(queries, (query) => allPages(store, query))
           const before = yield* answers()
@@ -303,6 +398,16 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
             }),
           )
           expect(yield* allPages(store, queries[0] as ReadModelQuery)).toEqual(["p01", "p03"])
+          yield* store.transact(generation, (tx) =>
+            Effect.gen(function* () {
+              yield* tx.load(people.name, ["p06"])
+              tx.put(people.name, "p06", asJson(person("Zenith", "green", 100, false)))
+              tx.delete(people.name, "p07")
+              tx.put(people.name, "p11", asJson(person("Acme Nova", "red", 1, true)))
+            }),
+          )
+          expect(yield* ids(store, { search: "acme" })).toEqual(["p11"])
+          expect(yield* ids(store, { search: "zenith" })).toEqual(["p06"])
           expect((yield* store.generations("contract"))[0]?.checkpoint).toBe(11n)
           const unknown = yield* Effect.flip(store.buildIndexes({ projection: "contract", generation: 7 }))
           expect(unknown._tag).toBe("ReadModelStoreError")
@@ -616,6 +721,95 @@ export const readModelStoreContract = (name: string, acquire: AcquireReadModelSt
           expect(yield* ids(store, { search: "nobody" })).toEqual([])
           expect(yield* allPages(store, { search: "e", orderBy: { field: "name" }, limit: 2 })).toEqual(
             yield* ids(store, { search: "e", orderBy: { field: "name" } }),
+          )
+        }))
+
+      test("searches substrings exactly: short words, LIKE and FTS syntax, quotes, text outside the BMP", (store) =>
+        Effect.gen(function* () {
+          const generation = yield* store.createGeneration(model)
+          yield* store.activate(generation)
+          yield* store.transact(generation, (tx) =>
+            Effect.sync(() => {
+              for (const [id, name, email] of oddNames) {
+                tx.put(people.name, id, asJson(person(name, id < "s08" ? "red" : "blue", 1, true, email)))
+              }
+              tx.saveCheckpoint(1n)
+            }),
+          )
+          const textOf = new Map(oddNames.map(([id, name, email]) => [id, `${name} ${email ?? ""}`]))
+          for (const search of oddSearches) {
+            const expected = oddNames
+              .map(([id]) => id)
+              .filter((id) => matchesSearch(textOf.get(id) ?? "", search))
+            expect({ search, ids: yield* ids(store, { search }) }).toEqual({ search, ids: expected })
+          }
+          // A few answers spelled out, so that the reference itself is checked.
+          expect(yield* ids(store, { search: "%" })).toEqual(["s01", "s14"])
+          expect(yield* ids(store, { search: "_" })).toEqual(["s01", "s14"])
+          expect(yield* ids(store, { search: "e_c" })).toEqual(["s01"])
+          expect(yield* ids(store, { search: '"best"' })).toEqual(["s03"])
+          expect(yield* ids(store, { search: "\\" })).toEqual(["s06"])
+          expect(yield* ids(store, { search: "or and" })).toEqual(["s07"])
+          expect(yield* ids(store, { search: "𠀋𠀋" })).toEqual(["s10"])
+          expect(yield* ids(store, { search: "𝒜𝒜𝒜" })).toEqual(["s12"])
+          expect(yield* ids(store, { search: "aaaaa" })).toEqual([])
+          expect(yield* ids(store, { search: "bcb" })).toEqual([])
+          expect(yield* ids(store, { search: "ｆｕｌｌ" })).toEqual(["s13"])
+          expect(yield* ids(store, { search: "ab" })).toEqual(["s11", "s13"])
+          // With a filter, a sort and pages.
+          expect(yield* ids(store, { search: "e", where: { team: "blue" } })).toEqual(["s08", "s09", "s14"])
+          for (const search of ["e", "co", "percent", "pure_ 100%"]) {
+            for (const direction of ["asc", "desc"] as const) {
+              const query = { search, orderBy: { field: "name", direction } } as const
+              const expected = yield* ids(store, query)
+              const sorted = yield* ids(store, { orderBy: query.orderBy })
+              expect(expected).toEqual(sorted.filter((id) => matchesSearch(textOf.get(id) ?? "", search)))
+              for (const limit of [1, 2, 3])
+                expect(yield* allPages(store, { ...query, limit })).toEqual(expected)
+            }
+          }
+        }))
+
+      test("a search follows writes that change the search text, deletes and re-inserts", (store) =>
+        Effect.gen(function* () {
+          const generation = yield* withCrowd(store)
+          expect(yield* ids(store, { search: "acme" })).toEqual(["p06", "p07"])
+          yield* store.transact(generation, (tx) =>
+            Effect.gen(function* () {
+              yield* tx.load(people.name, ["p06", "p07", "p01"])
+              // The search text changes; only another value changes; deleted; a new one.
+              tx.put(
+                people.name,
+                "p06",
+                asJson(person("Zenith Trading", "green", 100, false, "z@zenith.example")),
+              )
+              tx.put(people.name, "p07", asJson(person("acme supplies", "blue", 0, true)))
+              tx.delete(people.name, "p01")
+              tx.put(people.name, "p11", asJson(person("Acme Zenith", null, null, true)))
+              tx.saveCheckpoint(11n)
+            }),
+          )
+          expect(yield* ids(store, { search: "acme" })).toEqual(["p07", "p11"])
+          expect(yield* ids(store, { search: "trading" })).toEqual(["p06"])
+          expect(yield* ids(store, { search: "zenith" })).toEqual(["p06", "p11"])
+          expect(yield* ids(store, { search: "acme", where: { team: "blue" } })).toEqual(["p07"])
+          expect(yield* ids(store, { search: "example.com" })).toEqual([])
+          expect(yield* ids(store, { search: "ana" })).toEqual([])
+          // Deleted and put again in one transaction, then back under its old name.
+          yield* store.transact(generation, (tx) =>
+            Effect.gen(function* () {
+              yield* tx.load(people.name, ["p11"])
+              tx.delete(people.name, "p11")
+              tx.put(people.name, "p11", asJson(person("Nova Industries", null, null, true)))
+              tx.put(people.name, "p01", asJson(person("Ana", "red", 10, true, "ana@example.com")))
+              tx.saveCheckpoint(12n)
+            }),
+          )
+          expect(yield* ids(store, { search: "zenith" })).toEqual(["p06"])
+          expect(yield* ids(store, { search: "nova ind" })).toEqual(["p11"])
+          expect(yield* ids(store, { search: "example.com" })).toEqual(["p01"])
+          expect(yield* allPages(store, { search: "a", orderBy: { field: "name" }, limit: 2 })).toEqual(
+            yield* ids(store, { search: "a", orderBy: { field: "name" } }),
           )
         }))
 

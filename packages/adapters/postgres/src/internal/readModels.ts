@@ -10,6 +10,15 @@
  *   boolean per indexed field; an index on ("f_<field>" NULLS FIRST, id) per field and on
  *   (fields..., id) per declared compound index. "C" compares text by code point and NULLS FIRST
  *   puts null before every value, as the port says; one index serves both directions.
+ *   A searchable collection also gets a GIN index on search with pg_trgm's trigram operator class,
+ *   when the extension is installed (decision 0017).
+ *
+ * Search: each word is a predicate on the search text that decides alone, `LIKE '%word%'` (escaped)
+ * when the word has a run of three letters or digits, from which pg_trgm takes trigrams and the GIN
+ * index finds candidates, `strpos` otherwise (a shorter word gives it nothing to look up; a LIKE the
+ * index cannot narrow would make it read all of itself). The planner sees the patterns (queries are
+ * planned with their values) and, from the column's statistics, reads the sort field's index in
+ * order instead when a word is common.
  */
 import {
   type CollectionLayout,
@@ -99,11 +108,15 @@ export const createTableSql = (n: ReadModelNames, layout: CollectionLayout, gene
   return `CREATE TABLE ${n.table(layout.name, generation)} (${columns.join(", ")})`
 }
 
-/** The statements that create a collection's secondary indexes in a generation, those missing only. */
+/**
+ * The statements that create a collection's secondary indexes in a generation, those missing only.
+ * `trigramOps` is pg_trgm's GIN operator class, schema-qualified, when the extension is installed.
+ */
 export const createIndexesSql = (
   n: ReadModelNames,
   layout: CollectionLayout,
   generation: number,
+  trigramOps: string | undefined,
 ): ReadonlyArray<string> => {
   const table = n.table(layout.name, generation)
   const local = physicalName(layout.name, generation)
@@ -118,8 +131,20 @@ export const createIndexesSql = (
       (fields, i) =>
         `CREATE INDEX IF NOT EXISTS ${quote(`${local}_i${i}`)} ON ${table} (${[...fields.map((f) => `${fieldColumn(f)} NULLS FIRST`), "id"].join(", ")})`,
     ),
+    // Field names have no underscore, so no field's index is called `<table>_search_trgm`.
+    ...(layout.searchable && trigramOps !== undefined
+      ? [
+          `CREATE INDEX IF NOT EXISTS ${quote(`${local}_search_trgm`)} ON ${table} USING gin (search ${trigramOps})`,
+        ]
+      : []),
   ]
 }
+
+/** Whether pg_trgm can take a trigram from a word: a run of three letters or digits (its word characters). */
+const hasTrigram = (term: string): boolean => /[\p{L}\p{N}]{3}/u.test(term)
+
+/** A LIKE pattern matching any text that contains `term`: LIKE's escape character is the backslash. */
+export const containsPattern = (term: string): string => `%${term.replace(/[\\%_]/g, "\\$&")}%`
 
 /**
  * One statement that writes many documents of a collection: arrays per column, unnested into rows,
@@ -179,7 +204,13 @@ export const selectSql = (
         break
     }
   }
-  for (const term of plan.terms) where.push(`strpos(search, ${param(term, "::text")}) > 0`)
+  for (const term of plan.terms) {
+    where.push(
+      hasTrigram(term)
+        ? `search LIKE ${param(containsPattern(term), "::text")}`
+        : `strpos(search, ${param(term, "::text")}) > 0`,
+    )
+  }
   const { field, direction } = plan.order
   const order = field === undefined ? undefined : fieldColumn(field.name)
   const after = plan.after
