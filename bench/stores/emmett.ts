@@ -396,7 +396,7 @@ export const runEmmett = async (
     singleAppends: single,
     commands: handled,
     batched: batch,
-    batchedInFlight: inFlight,
+    ...(inFlight === undefined ? {} : { batchedInFlight: inFlight }),
     loads: loaded,
     snapshotLoads: {},
     readAll: all,
