@@ -2,13 +2,15 @@
  * The projection runner: keeps every projection's read model up to date with the event store.
  *
  * - Each projection has its own checkpoint (per generation, in the ReadModelStore). Its loop
- *   subscribes from the checkpoint and takes the events in batches: behind the head it gathers the
- *   store's pages up to `batchSize` events (only while the head, an event the subscription will
- *   deliver, is still ahead, so it never waits for events that do not exist yet), at the head it
- *   takes what arrived; it never sleeps while behind. For each batch it loads what the events read,
- *   applies them and commits the changes with the new checkpoint in one transaction. A crash at
- *   any instant neither loses nor double-applies an event.
- * - The loop subscribes to all events and filters itself: a filtered subscription says nothing of
+ *   takes the events in batches of up to `batchSize`: behind the head it reads whole batches from
+ *   the store, shared with the other loops at the same checkpoint (SharedCatchUp: read, held and
+ *   decoded once); from the head on it follows the store's subscription and commits what arrived,
+ *   gathering the subscription's pages into a batch should it fall behind again (only while the
+ *   head, an event the subscription will deliver, is still ahead, so it never waits for events
+ *   that do not exist yet); it never sleeps while behind. For each batch it loads what the events
+ *   read, applies them and commits the changes with the new checkpoint in one transaction. A crash
+ *   at any instant neither loses nor double-applies an event.
+ * - The loop reads all events and filters itself: a filtered subscription says nothing of
  *   the positions it skips, so the checkpoint could not reach the head (and `waitFor` a position of
  *   another stream would never return, nor could a rebuild tell it has caught up).
  * - An event that cannot be decoded or applied stops that projection with ProjectionFailed (the
@@ -56,6 +58,7 @@ import {
   type ReadModelStoreError,
   type ReadModelStoreService,
 } from "./ReadModelStore.ts"
+import { makeSharedCatchUp } from "./SharedCatchUp.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Status and errors
@@ -303,6 +306,7 @@ export const makeProjectionRunner = (
 
     const scope = yield* Effect.scope
     const slots = new Map<string, Slot>()
+    const catchUp = makeSharedCatchUp(eventStore, batchSize)
 
     const notify = (slot: Slot): void => {
       const changed = slot.changed
@@ -465,12 +469,7 @@ export const makeProjectionRunner = (
         let failing: { readonly recorded: RecordedEvent; readonly cause: unknown } | undefined
         for (const recorded of events) {
           if (!matches(recorded, projection.filter)) continue
-          let result: Result.Result<unknown, unknown>
-          try {
-            result = projection.decode(recorded)
-          } catch (cause) {
-            result = Result.fail(cause)
-          }
+          const result = catchUp.decode(projection.decode, recorded)
           if (Result.isFailure(result)) {
             failing = { recorded, cause: result.failure }
             break
@@ -552,6 +551,17 @@ export const makeProjectionRunner = (
       Effect.gen(function* () {
         yield* indexWhenCaughtUp(slot, loop)
         yield* trySwitch(slot, loop)
+        // Behind the head: whole batches, shared with the other loops at the same checkpoint.
+        yield* Effect.gen(function* () {
+          for (;;) {
+            const batch = yield* catchUp.read(loop, loop.checkpoint)
+            if (batch.length > 0) yield* applyBatch(slot, loop, batch)
+            if (batch.length < batchSize) return
+            // The other loops' turn: those at this checkpoint read the next batch while it is shared.
+            yield* Effect.yieldNow
+          }
+        }).pipe(Effect.ensuring(Effect.sync(() => catchUp.leave(loop))))
+        // At the head: the subscription, which goes live.
         const pull = yield* Stream.toPull(eventStore.subscribe({ after: loop.checkpoint }))
         const next = pull.pipe(
           Effect.catchIf(Cause.isDone, () => Effect.succeed<ReadonlyArray<RecordedEvent>>([])),

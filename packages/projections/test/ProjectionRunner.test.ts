@@ -180,18 +180,48 @@ describe("ProjectionRunner", () => {
       yield* runner.waitFor(head)
       const docs = yield* documents(store, "counter_counts")
       expect(total(docs)).toBe(2_500)
-      // The store delivers pages of 1000, 1000 and 500, cut into batches of at most 400.
-      expect(commits).toHaveLength(8)
+      // Behind the head it reads batches of 400: six full ones and the last 100 events.
+      expect(commits).toHaveLength(7)
       expect(commits.every((commit) => commit.checkpoints === 1)).toBe(true)
       const [generation] = yield* store.generations("counter")
       expect(generation).toMatchObject({ generation: 1, active: true, checkpoint: head })
     }),
   )
 
-  it.effect("gathers small pages into full batches while behind, and commits at once at the head", () =>
+  it.effect("reads each batch once for the loops catching up together, and decodes each event once", () =>
     Effect.gen(function* () {
       const events = makeInMemoryEventStore()
       const head = yield* appendEvents(events, 2_500)
+      let reads = 0
+      const counted: EventStoreService = {
+        ...events,
+        readAll: (options) => {
+          reads++
+          return events.readAll(options)
+        },
+      }
+      let decodes = 0
+      const decode = (recorded: RecordedEvent) => {
+        decodes++
+        return counter().decode(recorded)
+      }
+      // One codec for all three, as the API's projections share the customer events' codec.
+      const projections = ["counter", "second", "third"].map((name) => ({ ...counter(name), decode }))
+      const readModels = makeInMemoryReadModelStore()
+      const runner = yield* run(projections, counted, readModels, { batchSize: 400 })
+      yield* runner.waitFor(head)
+      for (const name of ["counter", "second", "third"]) {
+        expect(total(yield* documents(readModels, `${name}_counts`))).toBe(2_500)
+      }
+      // Seven batches of at most 400 events, each read and decoded for all three projections at once.
+      expect(reads).toBe(7)
+      expect(decodes).toBe(2_500)
+    }),
+  )
+
+  it.effect("gathers small pages into full batches when it falls behind at the head", () =>
+    Effect.gen(function* () {
+      const events = makeInMemoryEventStore()
       // A store whose subscription delivers what it has in pages of at most ten events.
       const pages = <A>(chunk: Arr.NonEmptyReadonlyArray<A>) => {
         const split: Array<Arr.NonEmptyReadonlyArray<A>> = []
@@ -206,17 +236,25 @@ describe("ProjectionRunner", () => {
       }
       const { store, commits } = spied(makeInMemoryReadModelStore())
       const runner = yield* run([counter()], paged, store, { batchSize: 400 })
-      yield* runner.waitFor(head)
-      expect(total(yield* documents(store, "counter_counts"))).toBe(2_500)
-      // 2,500 events in batches of 400 rather than 250 pages.
-      expect(commits).toHaveLength(7)
+      yield* runner.waitFor(yield* appendEvents(events, 1))
+      expect(commits).toHaveLength(1)
+      // 2,500 events in one append reach it through the subscription, in 250 pages.
+      const burst = yield* events.append(
+        "counter-burst",
+        Array.from({ length: 2_500 }, () => event()),
+        ExpectedVersion.any,
+      )
+      yield* runner.waitFor(burst.position)
+      expect(total(yield* documents(store, "counter_counts"))).toBe(2_501)
+      // In batches of 400 rather than 250 pages.
+      expect(commits).toHaveLength(1 + 7)
       // At the head, a lone event commits without waiting for a batch to fill.
       for (let i = 1; i <= 3; i++) {
         const position = yield* appendEvents(events, 1)
         yield* runner.waitFor(position)
-        expect(commits).toHaveLength(7 + i)
+        expect(commits).toHaveLength(8 + i)
       }
-      expect(total(yield* documents(store, "counter_counts"))).toBe(2_503)
+      expect(total(yield* documents(store, "counter_counts"))).toBe(2_504)
     }),
   )
 
