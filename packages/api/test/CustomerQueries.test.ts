@@ -107,6 +107,19 @@ describe("query routes", () => {
     expect((await get(`/v1/customers/${acme.customerId}?atPosition=-1`)).statusCode).toBe(400)
   })
 
+  it("reads a card with no query string or an empty one, and rejects an unknown query parameter", async () => {
+    await get(`/v1/customers/${acme.customerId}?minPosition=${lastPosition}`)
+    for (const url of [`/v1/customers/${acme.customerId}`, `/v1/customers/${acme.customerId}?`]) {
+      const response = await get(url)
+      expect(response.statusCode, url).toBe(200)
+      expect(json<Card>(response).customerId).toBe(acme.customerId)
+      expect(response.headers.etag).toBe(`"${json<Card>(response).version}"`)
+    }
+    const unknown = await get(`/v1/customers/${acme.customerId}?asof=2024-01-01`)
+    expect(unknown.statusCode).toBe(400)
+    expect(json(unknown).errors).toContainEqual(expect.objectContaining({ in: "query", path: "/asof" }))
+  })
+
   it("refuses a minPosition that was never written, rather than wait", async () => {
     const response = await get(`/v1/customers/${acme.customerId}?minPosition=999999999`)
     expect(response.statusCode).toBe(400)

@@ -38,7 +38,7 @@ import { CustomerPath, etagOf, RecordedEventView, recordedEventView } from "../H
 import { addRoute } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
 import { maskCard } from "../Masking.ts"
-import { ProblemDocument } from "../Problem.ts"
+import { type ApiFailure, ProblemDocument } from "../Problem.ts"
 import { Limit, Position, readYourWrites } from "./queryParameters.ts"
 
 export interface CustomerQueriesOptions {
@@ -182,19 +182,20 @@ export const customerQueries = async (
     handler: async ({ params, query, principal, request, reply }) => {
       const { asOf, atPosition, effectiveAt } = query
       const historical = asOf !== undefined || atPosition !== undefined || effectiveAt !== undefined
-      const program = Effect.gen(function* () {
-        if (!historical) {
-          yield* readYourWrites(query.minPosition, timeoutMs)
-          return yield* customerCard(params.customerId)
-        }
-        const moment = {
-          ...(atPosition === undefined ? {} : { position: BigInt(atPosition) }),
-          ...(asOf === undefined ? {} : { recordedAt: asOf }),
-          ...(effectiveAt === undefined ? {} : { effectiveAt }),
-        } as CustomerCardAsOf
-        const card = yield* customerCardAsOf(yield* EventStore, params.customerId, moment)
-        return card === undefined ? undefined : viewOf(card, asOf ?? effectiveAt ?? (yield* nowInstant))
-      })
+      // The plain read is the hot path: no generator around it when there is nothing to wait for.
+      const program: Effect.Effect<CustomerCardView | undefined, ApiFailure, ApiServices> = historical
+        ? Effect.gen(function* () {
+            const moment = {
+              ...(atPosition === undefined ? {} : { position: BigInt(atPosition) }),
+              ...(asOf === undefined ? {} : { recordedAt: asOf }),
+              ...(effectiveAt === undefined ? {} : { effectiveAt }),
+            } as CustomerCardAsOf
+            const card = yield* customerCardAsOf(yield* EventStore, params.customerId, moment)
+            return card === undefined ? undefined : viewOf(card, asOf ?? effectiveAt ?? (yield* nowInstant))
+          })
+        : query.minPosition === undefined
+          ? customerCard(params.customerId)
+          : Effect.andThen(readYourWrites(query.minPosition, timeoutMs), customerCard(params.customerId))
       const card = await runEffect(runtime, request, program)
       if (card === undefined) throw new NotFound({ what: `Customer ${params.customerId}` })
       reply.header("etag", etagOf(card.version))
