@@ -17,11 +17,13 @@
  *   RELATA_DEMO               auto (seed demo data into an empty embedded store), always, never
  *   RELATA_SHUTDOWN_TIMEOUT_MS how long shutdown waits for in-flight requests
  *   RELATA_PROJECTIONS        in-process (the server runs the projections) or worker (`relata projections run` does)
+ *   RELATA_WORKER_STALE_AFTER_MS worker mode: how old the worker's last report may be before it counts as not reporting
  */
 import { readFileSync } from "node:fs"
 import { Result, Schema, SchemaIssue } from "effect"
 import { TokenGrant } from "./Auth.ts"
 import { parseStoreUrl, StoreUrl } from "./StoreUrl.ts"
+import { defaultWorkerStaleAfterMs } from "./WorkerReport.ts"
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -58,6 +60,12 @@ export const ApiConfig = Schema.Struct({
   demo: DemoMode,
   shutdownTimeoutMs: PositiveInt,
   projections: ProjectionsMode,
+  /**
+   * Worker mode: how old the worker's newest report may be, by the server's clock, before the
+   * worker counts as not reporting (`/ready` 503). It reports every second; the rest is margin,
+   * including clock skew between the worker's machine and the server's.
+   */
+  workerStaleAfterMs: PositiveInt,
 })
 export type ApiConfig = typeof ApiConfig.Type
 
@@ -74,6 +82,7 @@ export const defaultApiConfig: ApiConfig = {
   demo: "auto",
   shutdownTimeoutMs: 10_000,
   projections: "in-process",
+  workerStaleAfterMs: defaultWorkerStaleAfterMs,
 }
 
 /** The configuration is invalid or cannot be read; the message names the setting. */
@@ -158,6 +167,7 @@ export const loadApiConfig = (env: Env = process.env): Result.Result<ApiConfig, 
     set("demo", env.RELATA_DEMO)
     set("shutdownTimeoutMs", env.RELATA_SHUTDOWN_TIMEOUT_MS, number)
     set("projections", env.RELATA_PROJECTIONS)
+    set("workerStaleAfterMs", env.RELATA_WORKER_STALE_AFTER_MS, number)
     const rateLimit = isRecord(merged.rateLimit) ? { ...merged.rateLimit } : merged.rateLimit
     if (isRecord(rateLimit)) {
       if (env.RELATA_RATE_LIMIT_MAX) rateLimit.max = number(env.RELATA_RATE_LIMIT_MAX)

@@ -5,8 +5,10 @@
  * - in-process (the default): the projection runner runs in the server; this delegates to it.
  * - worker: a separate process runs the projections (`relata projections run`); the server reads
  *   their checkpoints from the read-model store, the head from the event store, and waits by
- *   polling the checkpoints. A worker's failures are in its own log; here they show as lag. Rebuilds
- *   run in the worker, so asking the server for one answers 409 naming the worker's command.
+ *   polling the checkpoints. What checkpoints cannot tell (a projection or a rebuild that failed,
+ *   a worker that is not running) comes from the report the worker writes beside them
+ *   (WorkerReport.ts). Rebuilds run in the worker, so asking the server for one answers 409 naming
+ *   the worker's command.
  */
 import {
   EventStore,
@@ -28,6 +30,13 @@ import {
 import { Clock, Context, Effect, Layer } from "effect"
 import type { ProjectionsMode } from "./ApiConfig.ts"
 import { RebuildRunsOnWorker } from "./ApiError.ts"
+import {
+  defaultWorkerStaleAfterMs,
+  readWorkerReports,
+  type WorkerHealth,
+  withWorkerReport,
+  workerHealthOf,
+} from "./WorkerReport.ts"
 
 export interface ProjectionProgressService {
   /** Where the projections run. */
@@ -37,10 +46,12 @@ export interface ProjectionProgressService {
   readonly statusOf: (
     name: string,
   ) => Effect.Effect<ProjectionStatus, StoreUnavailable | ReadModelStoreError | UnknownProjection>
+  /** Worker mode: whether the worker reports, and why not; undefined in-process (no worker to hear from). */
+  readonly worker: Effect.Effect<WorkerHealth | undefined, ReadModelStoreError>
   /**
    * Waits until the read models readers see (of the named projections, or all) include every event
-   * up to `position`. Callers bound it with a timeout: in worker mode a stopped worker is never
-   * reached, it only shows as lag.
+   * up to `position`. Callers bound it with a timeout: in worker mode it polls the checkpoints
+   * only, so a stopped worker or projection is never reached and the wait runs out.
    */
   readonly waitFor: (
     position: GlobalPosition,
@@ -64,6 +75,12 @@ export interface CheckpointPollingOptions {
   readonly pollIntervalMs?: number
   /** The span events/s is measured over. Default 5 seconds. */
   readonly rateWindowMs?: number
+  /**
+   * How old the worker's newest report may be, by this process's clock, before the worker counts as
+   * not reporting. Default 15 seconds: the worker reports every second, and the margin covers clock
+   * skew between its machine and this one.
+   */
+  readonly workerStaleAfterMs?: number
 }
 
 export class ProjectionProgress extends Context.Service<ProjectionProgress, ProjectionProgressService>()(
@@ -79,6 +96,7 @@ export class ProjectionProgress extends Context.Service<ProjectionProgress, Proj
         mode: "in-process",
         status: runner.status,
         statusOf: runner.statusOf,
+        worker: Effect.succeed(undefined),
         waitFor: runner.waitFor,
         startRebuild: (name) =>
           Effect.gen(function* () {
@@ -125,6 +143,8 @@ const makeCheckpointProgress = (
     const { eventStore, readModels } = stores
     const pollIntervalMs = options.pollIntervalMs ?? 10
     const rateWindowMs = options.rateWindowMs ?? 5_000
+    const staleAfterMs = options.workerStaleAfterMs ?? defaultWorkerStaleAfterMs
+    const names = projections.map((projection) => projection.name)
     const byName = new Map(projections.map((projection) => [projection.name, projection]))
     /** Recent (time, checkpoint) readings per projection and generation, for events/s. */
     const readings = new Map<string, Array<{ readonly at: number; readonly checkpoint: GlobalPosition }>>()
@@ -201,15 +221,27 @@ const makeCheckpointProgress = (
     const status = Effect.gen(function* () {
       const head = yield* eventStore.headPosition
       const now = yield* Clock.currentTimeMillis
-      return yield* Effect.forEach(projections, (projection) => statusOfProjection(projection, head, now))
+      const reports = yield* readWorkerReports(readModels, names)
+      return yield* Effect.forEach(projections, (projection) =>
+        Effect.map(statusOfProjection(projection, head, now), (found) =>
+          withWorkerReport(found, reports.get(projection.name)),
+        ),
+      )
     })
 
     const statusOf = (name: string) =>
       Effect.gen(function* () {
         const projection = yield* projectionOf(name)
         const head = yield* eventStore.headPosition
-        return yield* statusOfProjection(projection, head, yield* Clock.currentTimeMillis)
+        const found = yield* statusOfProjection(projection, head, yield* Clock.currentTimeMillis)
+        const reports = yield* readWorkerReports(readModels, [name])
+        return withWorkerReport(found, reports.get(name))
       })
+
+    const worker = Effect.gen(function* () {
+      const reports = yield* readWorkerReports(readModels, names)
+      return workerHealthOf(reports.values(), yield* Clock.currentTimeMillis, staleAfterMs)
+    })
 
     // Every waiting request shares one reading of the checkpoints per interval: the store sees one
     // query per projection and interval however many requests wait.
@@ -232,17 +264,18 @@ const makeCheckpointProgress = (
 
     const waitFor: ProjectionProgressService["waitFor"] = (position, waitOptions) =>
       Effect.gen(function* () {
-        const names =
+        const waited =
           waitOptions?.projections === undefined
-            ? projections.map((projection) => projection.name)
+            ? names
             : yield* Effect.forEach(waitOptions.projections, (name) => Effect.as(projectionOf(name), name))
-        while (!(yield* reached(names, position))) yield* Effect.sleep(pollIntervalMs)
+        while (!(yield* reached(waited, position))) yield* Effect.sleep(pollIntervalMs)
       })
 
     return {
       mode: "worker",
       status,
       statusOf,
+      worker,
       waitFor,
       startRebuild: (name) =>
         Effect.andThen(projectionOf(name), new RebuildRunsOnWorker({ projection: name })),

@@ -9,6 +9,7 @@
  * request); 2 bad usage or configuration; 3 a store or the server cannot be reached.
  */
 import { realpathSync } from "node:fs"
+import { hostname } from "node:os"
 import { fileURLToPath } from "node:url"
 import {
   type BrokenLink,
@@ -30,6 +31,7 @@ import {
   type CustomerCardAsOf,
   customerAuditTrailFromStore,
   customerCardAsOf,
+  type GenerationRef,
   headsDigest,
   ProjectionRunner,
   ReadModelStore,
@@ -38,7 +40,7 @@ import {
   viewOf,
 } from "@relata/projections"
 import cliProgress from "cli-progress"
-import { Cause, Clock, Console, Effect, Layer, Option, Result, Schema, Stream } from "effect"
+import { Cause, Clock, Console, Effect, Fiber, Layer, Option, Result, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type ApiConfig, type DemoMode, loadApiConfig } from "./ApiConfig.ts"
 import { NotFound } from "./ApiError.ts"
@@ -49,6 +51,7 @@ import { type ProjectionStatusView, projectionStatusView } from "./routes/projec
 import { eventStoreLayer, isEmbedded, readModelStoreLayer, readModelsUrl } from "./Stores.ts"
 import { parseStoreUrl, redactStoreUrl } from "./StoreUrl.ts"
 import { resolveTokens, startServer } from "./server.ts"
+import { openWorkerReport, reportsOf, writeWorkerReport } from "./WorkerReport.ts"
 
 const version = "0.1.0"
 
@@ -524,6 +527,70 @@ const logStoredCheckpoints = Effect.gen(function* () {
   }
 })
 
+/** Which worker wrote a report, for the server's status and for a second worker's warning. */
+const workerName = `${hostname()} pid ${process.pid}`
+
+/** How often the worker reports; servers count it as gone after `workerStaleAfterMs` (15 s) without one. */
+const reportIntervalMs = 1_000
+
+/** Writes the runner's statuses to the worker's report; answers another worker that reported recently. */
+const reportStatuses = (target: GenerationRef, stopped: boolean) =>
+  Effect.gen(function* () {
+    const readModels = yield* ReadModelStore
+    const statuses = yield* ProjectionRunner.use((runner) => runner.status)
+    const now = yield* Clock.currentTimeMillis
+    return yield* writeWorkerReport(
+      readModels,
+      target,
+      reportsOf(statuses, { worker: workerName, now, stopped }),
+    )
+  })
+
+/**
+ * The worker's heartbeat: its runner's statuses every second. A report that cannot be written never
+ * stops the projections (the servers then see the heartbeat go stale); the log says so once, not
+ * every second, and once more when reports go through again.
+ */
+const heartbeat = (target: GenerationRef) =>
+  Effect.gen(function* () {
+    let failing = false
+    let other: string | undefined
+    while (true) {
+      const written = yield* Effect.result(reportStatuses(target, false))
+      if (Result.isFailure(written)) {
+        if (!failing) {
+          yield* Console.error(
+            yield* timestamped(
+              `cannot write the worker report (servers will count this worker as not reporting): ${written.failure.message}`,
+            ),
+          )
+        }
+        failing = true
+      } else {
+        if (failing) yield* Console.log(yield* timestamped("the worker report is written again"))
+        failing = false
+        if (written.success !== other && written.success !== undefined) {
+          yield* Console.error(
+            yield* timestamped(
+              `another projection worker (${written.success}) is running on the same stores: run one worker per read-model store`,
+            ),
+          )
+        }
+        other = written.success
+      }
+      yield* Effect.sleep(reportIntervalMs)
+    }
+  })
+
+/** Reports every second while the scope is open; at its close, a last report saying the worker stopped. */
+const reporting = Effect.gen(function* () {
+  const target = yield* openWorkerReport(yield* ReadModelStore)
+  yield* Effect.acquireRelease(Effect.forkChild(heartbeat(target)), (beat) =>
+    // The heartbeat stops first, so no report of a running worker lands after the last one.
+    Effect.andThen(Fiber.interrupt(beat), Effect.ignore(reportStatuses(target, true))),
+  )
+})
+
 const projectionsRun = Command.make(
   "run",
   {
@@ -563,6 +630,7 @@ const projectionsRun = Command.make(
           ),
         )
         yield* logStatuses("started")
+        yield* reporting
         for (const name of new Set(flags.rebuild)) {
           yield* runner.rebuild(name).pipe(
             Effect.flatMap((done) =>
@@ -584,6 +652,7 @@ const projectionsRun = Command.make(
         }
         return yield* Effect.never
       }).pipe(
+        Effect.scoped,
         Effect.provide(
           ProjectionRunner.layer(
             apiProjections,

@@ -57,6 +57,7 @@ export const makeRuntime = (config: ApiConfig): ManagedRuntime.ManagedRuntime<Ap
       eventStore: eventStoreLayer(config.eventStore),
       readModels: readModelStoreLayer(readModelsUrl(config.readModels, config.eventStore)),
       projections: config.projections,
+      polling: { workerStaleAfterMs: config.workerStaleAfterMs },
     }) as Layer.Layer<ApiServices, unknown>,
   )
 

@@ -1,18 +1,29 @@
 /**
  * The projections' progress as the routes see it, in worker mode: read from the checkpoints another
  * runner keeps in the read-model store (here a runner on the same in-memory stores stands in for
- * the worker process), and the `projections` setting that picks the mode.
+ * the worker process) and from the report the worker writes beside them, and the `projections`
+ * setting that picks the mode.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { apiProjections, loadApiConfig, ProjectionProgress } from "@relata/api"
+import {
+  apiProjections,
+  loadApiConfig,
+  openWorkerReport,
+  ProjectionProgress,
+  type ProjectionReport,
+  reportsOf,
+  writeWorkerReport,
+} from "@relata/api"
 import { EventStore, ExpectedVersion, InMemoryEventStore, StartOfStore } from "@relata/domain"
 import {
   customerCardProjectionName,
   InMemoryReadModelStore,
   makeProjectionRunner,
+  ProjectionFailed,
+  type ProjectionRunnerService,
   ReadModelStore,
 } from "@relata/projections"
 import { Effect, Layer, Option, Result } from "effect"
@@ -124,6 +135,210 @@ describe("ProjectionProgress in worker mode", () => {
   )
 })
 
+describe("ProjectionProgress in worker mode, with the worker's report", () => {
+  const staleAfterMs = 10_000
+  const reported = ProjectionProgress.fromCheckpoints(apiProjections, {
+    pollIntervalMs: 5,
+    workerStaleAfterMs: staleAfterMs,
+  }).pipe(Layer.provideMerge(stores))
+
+  /** What `relata projections run` writes each second: its runner's statuses, as of `now`. */
+  const report = (runner: ProjectionRunnerService, now: number, stopped = false) =>
+    Effect.gen(function* () {
+      const readModels = yield* ReadModelStore
+      const target = yield* openWorkerReport(readModels)
+      const statuses = yield* runner.status
+      return yield* writeWorkerReport(
+        readModels,
+        target,
+        reportsOf(statuses, { worker: "worker-host pid 42", now, stopped }),
+      )
+    })
+
+  /** A customer event no projection can decode: each stops on it. */
+  const poison = Effect.flatMap(EventStore.use(Effect.succeed), (store) =>
+    store.append(
+      "customer-poison",
+      [{ eventId: "poison-1", type: "LeadRegistered", schemaVersion: 1, data: {}, metadata: {} }],
+      ExpectedVersion.noStream,
+    ),
+  )
+
+  it.live(
+    "shows what the worker reports: a stopped projection as failed with its reason, a failed rebuild as failed",
+    () =>
+      Effect.gen(function* () {
+        const progress = yield* ProjectionProgress
+        expect(yield* progress.worker).toMatchObject({
+          reporting: false,
+          reason: expect.stringContaining("never reported"),
+        })
+        const { position: before } = yield* appendEvents(3)
+        const { position } = yield* poison
+
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const runner = yield* startWorker
+            const stopped = yield* Effect.flip(
+              runner.waitFor(position, { projections: [customerCardProjectionName] }),
+            )
+            expect(stopped._tag).toBe("ProjectionFailed")
+            // Checkpoints alone: lag, and nothing more.
+            expect(yield* progress.statusOf(customerCardProjectionName)).toMatchObject({
+              state: "catching-up",
+              checkpoint: before,
+              lag: 1n,
+            })
+
+            expect(yield* report(runner, Date.now())).toBeUndefined()
+            const failed = yield* progress.statusOf(customerCardProjectionName)
+            expect(failed).toMatchObject({ state: "failed", checkpoint: before, lag: 1n, generation: 1 })
+            expect(failed.failure).toBeInstanceOf(ProjectionFailed)
+            expect(failed.failure).toMatchObject({
+              projection: customerCardProjectionName,
+              generation: 1,
+              position,
+              eventType: "LeadRegistered",
+              streamId: "customer-poison",
+            })
+            expect(failed.failure?.message).toBe(stopped.message)
+            expect(yield* progress.worker).toEqual({
+              reporting: true,
+              worker: "worker-host pid 42",
+              reportedAt: expect.any(String),
+            })
+
+            // A rebuild stops at the same event: failed, not rebuilding for ever.
+            const rebuild = yield* Effect.flip(runner.rebuild(customerCardProjectionName))
+            expect(rebuild._tag).toBe("ProjectionFailed")
+            expect((yield* progress.statusOf(customerCardProjectionName)).rebuild).toMatchObject({
+              generation: 2,
+              state: "building",
+            })
+            yield* report(runner, Date.now())
+            const rebuildFailed = yield* progress.statusOf(customerCardProjectionName)
+            expect(rebuildFailed).toMatchObject({
+              state: "failed",
+              generation: 1,
+              rebuild: { generation: 2, state: "failed", eventsPerSecond: 0 },
+            })
+            expect(rebuildFailed.rebuild?.failure?.message).toBe(rebuild.message)
+            expect((yield* progress.status).find((s) => s.name === customerCardProjectionName)).toEqual(
+              rebuildFailed,
+            )
+
+            // The worker stops: its last report says so.
+            yield* report(runner, Date.now(), true)
+            expect(yield* progress.worker).toMatchObject({
+              reporting: false,
+              reason: "the projection worker stopped",
+            })
+            // It failed to report for longer than the limit, by this process's clock.
+            yield* report(runner, Date.now() - staleAfterMs - 5_000)
+            const stale = yield* progress.worker
+            expect(stale?.reporting).toBe(false)
+            expect(stale?.reason).toContain("has not reported for 15 s (limit 10 s)")
+            // A worker clock ahead of this one still counts as reporting.
+            yield* report(runner, Date.now() + 5_000)
+            expect((yield* progress.worker)?.reporting).toBe(true)
+          }),
+        )
+      }).pipe(Effect.provide(reported)),
+  )
+
+  it.live(
+    "takes a failed rebuild out of rebuilding, and ignores reports of generations no longer stored",
+    () =>
+      Effect.gen(function* () {
+        const progress = yield* ProjectionProgress
+        const readModels = yield* ReadModelStore
+        const { position } = yield* appendEvents(4)
+        yield* Effect.scoped(Effect.flatMap(startWorker, (runner) => runner.waitFor(position)))
+        const cards = apiProjections.find((p) => p.name === customerCardProjectionName)
+        if (cards === undefined) throw new Error("no card projection")
+        const next = yield* readModels.createGeneration(cards)
+        const target = yield* openWorkerReport(readModels)
+        const write = (overrides: Partial<ProjectionReport>) =>
+          writeWorkerReport(readModels, target, [
+            {
+              projection: customerCardProjectionName,
+              state: "running",
+              generation: 1,
+              checkpoint: String(position),
+              worker: "worker-host pid 7",
+              reportedAt: new Date().toISOString(),
+              stopped: false,
+              ...overrides,
+            },
+          ])
+        const failure = {
+          generation: next.generation,
+          position: "3",
+          eventType: "LeadRegistered",
+          streamId: "customer-x",
+          reason: "cannot decode",
+        }
+
+        yield* write({
+          rebuild: { generation: next.generation, version: 1, state: "failed", done: 2, total: 4, failure },
+        })
+        const status = yield* progress.statusOf(customerCardProjectionName)
+        expect(status).toMatchObject({
+          state: "running",
+          rebuild: { generation: next.generation, state: "failed", done: 2, total: 4 },
+        })
+        expect(status.failure).toBeUndefined()
+        expect(status.rebuild?.failure?.message).toBe(
+          `Projection ${customerCardProjectionName} (generation ${next.generation}) stopped at LeadRegistered (position 3, stream customer-x): cannot decode`,
+        )
+
+        // Of another generation than those stored: out of date.
+        yield* write({
+          failure: { ...failure, generation: 9 },
+          rebuild: { generation: 9, version: 1, state: "failed", done: 2, total: 4 },
+        })
+        expect(yield* progress.statusOf(customerCardProjectionName)).toMatchObject({
+          state: "rebuilding",
+          rebuild: { generation: next.generation, state: "building" },
+        })
+
+        // A document this release cannot read counts as no report.
+        yield* readModels.transact(target, (tx) =>
+          Effect.sync(() =>
+            tx.put("projection_worker_status", customerCardProjectionName, { projection: 1 }),
+          ),
+        )
+        expect(yield* progress.worker).toMatchObject({ reporting: false })
+      }).pipe(Effect.provide(reported)),
+  )
+
+  it.live("warns a worker that another one reported on the same stores a moment ago", () =>
+    Effect.gen(function* () {
+      const readModels = yield* ReadModelStore
+      const target = yield* openWorkerReport(readModels)
+      const at = (worker: string, now: number, stopped = false): ProjectionReport => ({
+        projection: customerCardProjectionName,
+        state: "running",
+        generation: 1,
+        checkpoint: "0",
+        worker,
+        reportedAt: new Date(now).toISOString(),
+        stopped,
+      })
+      const now = Date.now()
+      expect(yield* writeWorkerReport(readModels, target, [at("a pid 1", now)])).toBeUndefined()
+      expect(yield* writeWorkerReport(readModels, target, [at("a pid 1", now + 1_000)])).toBeUndefined()
+      expect(yield* writeWorkerReport(readModels, target, [at("b pid 2", now + 2_000)])).toBe("a pid 1")
+      // One that stopped, or last reported long ago, is gone.
+      yield* writeWorkerReport(readModels, target, [at("b pid 2", now + 3_000, true)])
+      expect(yield* writeWorkerReport(readModels, target, [at("a pid 1", now + 4_000)])).toBeUndefined()
+      expect(yield* writeWorkerReport(readModels, target, [at("b pid 2", now + 60_000)])).toBeUndefined()
+      // Attached again on the next start: the same generation.
+      expect(yield* openWorkerReport(readModels)).toMatchObject({ generation: target.generation })
+    }).pipe(Effect.provide(reported)),
+  )
+})
+
 describe("the projections setting", () => {
   const ok = (env: Record<string, string>) => {
     const result = loadApiConfig(env)
@@ -148,6 +363,12 @@ describe("the projections setting", () => {
     expect(ok({ RELATA_PROJECTIONS: "worker" }).projections).toBe("worker")
     expect(ok({ RELATA_CONFIG: file }).projections).toBe("worker")
     expect(ok({ RELATA_CONFIG: file, RELATA_PROJECTIONS: "in-process" }).projections).toBe("in-process")
+  })
+
+  it("reads how old the worker's report may be, 15 s by default", () => {
+    expect(ok({}).workerStaleAfterMs).toBe(15_000)
+    expect(ok({ RELATA_WORKER_STALE_AFTER_MS: "60000" }).workerStaleAfterMs).toBe(60_000)
+    expect(failure({ RELATA_WORKER_STALE_AFTER_MS: "0" })).toContain("workerStaleAfterMs")
   })
 
   it("names a bad mode", () => {

@@ -2,11 +2,12 @@
  * The projections in a separate worker: the API in worker mode on a real SQLite file, and
  * `relata projections run` as a real second process. The server runs no projection, so every card
  * it reads was built by the worker; read-your-writes waits on the worker's checkpoints, and with
- * the worker stopped answers 503 rather than older data.
+ * the worker stopped answers 503 rather than older data. The worker's report tells the server what
+ * checkpoints cannot: a projection or a rebuild that failed, and a worker that is gone.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
@@ -151,7 +152,8 @@ describe("projections in a separate worker", () => {
     expect(seeded.status, seeded.stderr).toBe(0)
     const loaded = loadApiConfig({ ...env, RELATA_DEMO: "never" })
     if (Result.isFailure(loaded)) throw loaded.failure
-    config = { ...loaded.success, port: 0, tokens: grants }
+    // A short staleness limit, so that a killed worker shows within the test's time.
+    config = { ...loaded.success, port: 0, tokens: grants, workerStaleAfterMs: 2_000 }
     expect(config.projections).toBe("worker")
     server = await startServer(config)
   }, 120_000)
@@ -221,6 +223,10 @@ describe("projections in a separate worker", () => {
       for (const status of json<{ projections: Array<{ checkpoint: string }> }>(statuses).projections) {
         expect(BigInt(status.checkpoint)).toBeGreaterThanOrEqual(BigInt(position))
       }
+      expect(json<{ worker: unknown }>(statuses).worker).toMatchObject({
+        reporting: true,
+        worker: `${hostname()} pid ${worker.process.pid}`,
+      })
 
       const rebuild = await server.app.inject({
         method: "POST",
@@ -333,4 +339,107 @@ describe("projections in a separate worker", () => {
     })
     expect(unreachable.code).toBe(3)
   }, 60_000)
+  // Last: the undecodable event it writes stops every projection of this store for good.
+  it("shows what the worker reports: a projection and a rebuild failed on an event, and the worker gone", async () => {
+    type Statuses = {
+      projections: Array<{
+        name: string
+        state: string
+        failure?: string
+        rebuild?: { generation: number; state: string; failure?: string }
+      }>
+      worker: { reporting: boolean; reason?: string; worker?: string }
+    }
+    type Ready = { status: string; reasons?: Array<string>; worker?: Statuses["worker"] }
+    const statuses = async () =>
+      json<Statuses>(
+        await server.app.inject({ method: "GET", url: "/v1/projections", headers: auth("admin") }),
+      )
+    const cardsOf = (body: Statuses) => body.projections.find((p) => p.name === customerCardProjectionName)
+    const ready = async () => {
+      const response = await server.app.inject({ method: "GET", url: "/ready" })
+      return { code: response.statusCode, body: json<Ready>(response) }
+    }
+
+    // Stopped by the previous test: the server says so rather than guess.
+    const stopped = await ready()
+    expect(stopped.code).toBe(503)
+    expect(stopped.body).toMatchObject({ status: "not-ready", worker: { reporting: false } })
+    expect(stopped.body.reasons).toContain("the projection worker stopped")
+    // The public answer does not name the worker's host.
+    expect(stopped.body.worker).not.toHaveProperty("worker")
+
+    const worker = await startWorker()
+    await expect.poll(async () => (await ready()).code, { timeout: 30_000 }).toBe(200)
+    expect((await ready()).body).toMatchObject({ status: "ready", worker: { reporting: true } })
+    expect((await ready()).body.reasons).toBeUndefined()
+
+    // Behind the store's back: a registration no projection can decode.
+    const db = new DatabaseSync(database)
+    const position = BigInt(
+      db
+        .prepare(
+          "INSERT INTO events (stream_id, version, event_id, type, schema_version, data, metadata) VALUES ('customer-poison', 1, 'poison-1', 'LeadRegistered', 1, '{}', '{}') RETURNING position",
+        )
+        .get()?.position as number,
+    )
+    db.close()
+
+    await expect.poll(async () => cardsOf(await statuses())?.state, { timeout: 30_000 }).toBe("failed")
+    const failed = await statuses()
+    // The worker's own message: the event, its position and stream, and why.
+    expect(cardsOf(failed)?.failure).toMatch(
+      new RegExp(
+        `^Projection ${customerCardProjectionName} \\(generation 2\\) stopped at LeadRegistered \\(position ${position}, stream customer-poison\\): Invalid LeadRegistered .*Missing key`,
+        "s",
+      ),
+    )
+    expect(failed.worker).toMatchObject({ reporting: true })
+    const notReady = await ready()
+    expect(notReady.code).toBe(503)
+    expect(notReady.body.reasons).toContain(
+      `projection ${customerCardProjectionName} failed: ${cardsOf(failed)?.failure}`,
+    )
+    const metrics = (await server.app.inject({ method: "GET", url: "/metrics" })).body
+    expect(metrics).toContain(`relata_projection_failed{projection="${customerCardProjectionName}"} 1`)
+    expect(metrics).toContain("relata_projection_worker_reporting 1")
+
+    // Killed, it writes nothing more: once the heartbeat is older than the limit, the worker is gone.
+    worker.process.kill("SIGKILL")
+    await worker.exited
+    await expect
+      .poll(async () => (await ready()).body.worker?.reporting, { timeout: 10_000, interval: 200 })
+      .toBe(false)
+    const gone = await ready()
+    expect(gone.code).toBe(503)
+    expect(gone.body.reasons).toContainEqual(
+      expect.stringMatching(/^the projection worker has not reported for \d+ s \(limit 2 s\)/),
+    )
+    // The last failure it reported still stands.
+    expect(cardsOf(await statuses())?.state).toBe("failed")
+    expect((await server.app.inject({ method: "GET", url: "/metrics" })).body).toContain(
+      "relata_projection_worker_reporting 0",
+    )
+
+    // A rebuild stops at the same event: failed, not rebuilding for as long as the worker runs.
+    const rebuilding = await startWorker(["--rebuild", customerCardProjectionName])
+    try {
+      await expect
+        .poll(async () => cardsOf(await statuses())?.rebuild?.state, { timeout: 30_000 })
+        .toBe("failed")
+      const rebuild = cardsOf(await statuses())
+      expect(rebuild).toMatchObject({ state: "failed", rebuild: { generation: 3, state: "failed" } })
+      expect(rebuild?.rebuild?.failure).toContain(
+        `Projection ${customerCardProjectionName} (generation 3) stopped at LeadRegistered (position ${position}`,
+      )
+      expect((await ready()).body.worker).toMatchObject({ reporting: true })
+    } finally {
+      expect((await stopWorker(rebuilding)).code).toBe(0)
+    }
+    // Stopped cleanly, it said so on its way out: no need to wait for the heartbeat to go stale.
+    expect((await ready()).body).toMatchObject({
+      status: "not-ready",
+      worker: { reporting: false, reason: expect.stringContaining("stopped") },
+    })
+  }, 120_000)
 })

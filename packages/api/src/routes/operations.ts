@@ -1,6 +1,6 @@
 /**
  * What operators and their tools call: liveness, readiness (stores reachable, projections caught
- * up), Prometheus metrics, and the OpenAPI document. No token needed; nothing here shows customer data.
+ * up, in worker mode the worker reporting), Prometheus metrics, and the OpenAPI document. No token needed; nothing here shows customer data.
  */
 import { EventStore } from "@relata/domain"
 import { customerCardProjectionName, ReadModelStore } from "@relata/projections"
@@ -10,6 +10,8 @@ import type { ApiServices } from "../ApiLayer.ts"
 import { addRoute } from "../internal/route.ts"
 import type { Metrics } from "../Metrics.ts"
 import { ProjectionProgress } from "../ProjectionProgress.ts"
+import type { WorkerHealth } from "../WorkerReport.ts"
+import { WorkerView } from "./projections.ts"
 
 export interface OperationsOptions {
   readonly runtime: ManagedRuntime.ManagedRuntime<ApiServices, unknown>
@@ -31,14 +33,23 @@ const ProjectionReadiness = Schema.Struct({
 /** What /ready reports, whether ready or not. */
 export const Readiness = Schema.Struct({
   status: Schema.Literals(["ready", "not-ready"]),
+  /** Why not ready, one line per cause; absent when ready. */
+  reasons: Schema.optionalKey(Schema.Array(Schema.String)),
   eventStore: Schema.Struct({
     reachable: Schema.Boolean,
     headPosition: Schema.optionalKey(Schema.String),
   }),
   readModels: Schema.Struct({ reachable: Schema.Boolean }),
   projections: Schema.Array(ProjectionReadiness),
+  /** Only when the projections run in a separate worker. */
+  worker: Schema.optionalKey(WorkerView),
 })
 export type Readiness = typeof Readiness.Type
+
+const reasonAndTime = ({ reason, reportedAt }: WorkerHealth) => ({
+  ...(reason === undefined ? {} : { reason }),
+  ...(reportedAt === undefined ? {} : { reportedAt }),
+})
 
 const readiness = (readyMaxLag: number) =>
   Effect.gen(function* () {
@@ -59,18 +70,39 @@ const readiness = (readyMaxLag: number) =>
             ...(status.failure === undefined ? {} : { failure: status.failure.message }),
           }))
         : []
-    const caughtUp =
-      statuses._tag === "Success" &&
-      statuses.success.every((status) => status.state !== "failed" && status.lag <= BigInt(readyMaxLag))
-    const ready = head._tag === "Success" && models._tag === "Success" && caughtUp
+    const worker = yield* Effect.result(progress.worker)
+    const reasons = [
+      // Store errors stay in the log: this answer is public.
+      ...(head._tag === "Success" ? [] : ["event store unreachable"]),
+      ...(models._tag === "Success" ? [] : ["read-model store unreachable"]),
+      ...(statuses._tag === "Success"
+        ? statuses.success.flatMap((status) =>
+            status.state === "failed"
+              ? [`projection ${status.name} failed: ${status.failure?.message ?? "see the log"}`]
+              : status.lag > BigInt(readyMaxLag)
+                ? [`projection ${status.name} is ${status.lag} positions behind (limit ${readyMaxLag})`]
+                : [],
+          )
+        : ["projection status unavailable"]),
+      ...(worker._tag === "Success"
+        ? worker.success === undefined || worker.success.reporting
+          ? []
+          : [worker.success.reason ?? "the projection worker is not reporting"]
+        : ["the projection worker's report cannot be read"]),
+    ]
     return {
-      status: ready ? "ready" : "not-ready",
+      status: reasons.length === 0 ? "ready" : "not-ready",
+      ...(reasons.length === 0 ? {} : { reasons }),
       eventStore:
         head._tag === "Success"
           ? { reachable: true, headPosition: String(head.success) }
           : { reachable: false },
       readModels: { reachable: models._tag === "Success" },
       projections,
+      // Which host runs the worker is for authenticated callers (GET /v1/projections), not this public answer.
+      ...(worker._tag === "Success" && worker.success !== undefined
+        ? { worker: { reporting: worker.success.reporting, ...reasonAndTime(worker.success) } }
+        : {}),
     } satisfies Readiness
   })
 
@@ -106,6 +138,26 @@ export const operations = async (app: FastifyInstance, options: OperationsOption
     },
   )
 
+  metrics.addGauge(
+    "relata_projection_failed",
+    "1 when a projection has stopped on an error (in worker mode, as the worker last reported), else 0.",
+    async () => {
+      const statuses = await runtime.runPromise(ProjectionProgress.use((p) => p.status))
+      return statuses.map((status) => ({
+        labels: { projection: status.name },
+        value: status.state === "failed" ? 1 : 0,
+      }))
+    },
+  )
+  metrics.addGauge(
+    "relata_projection_worker_reporting",
+    "Worker mode: 1 while the projection worker's heartbeat is recent, else 0 (absent in-process).",
+    async () => {
+      const worker = await runtime.runPromise(ProjectionProgress.use((p) => p.worker))
+      return worker === undefined ? [] : [{ labels: {}, value: worker.reporting ? 1 : 0 }]
+    },
+  )
+
   addRoute(app, {
     method: "GET",
     url: "/health",
@@ -127,7 +179,8 @@ export const operations = async (app: FastifyInstance, options: OperationsOption
     responses: {
       200: { description: "Ready to serve", schema: Readiness },
       503: {
-        description: "Not ready: a store is unreachable or a projection is failed or far behind",
+        description:
+          "Not ready: a store is unreachable, a projection is failed or far behind, or (worker mode) the projection worker is not reporting; `reasons` says which",
         schema: Readiness,
       },
     },

@@ -1,9 +1,9 @@
 /**
  * The projections the server runs (or a worker runs for it): their status (checkpoint, lag, rate,
- * failures, rebuild progress) and blue/green rebuilds. What `relata projections status|rebuild` calls.
+ * failures, rebuild progress; in worker mode whether the worker reports) and blue/green rebuilds. What `relata projections status|rebuild` calls.
  */
 import type { ProjectionStatus } from "@relata/projections"
-import { type ManagedRuntime, Schema } from "effect"
+import { Effect, type ManagedRuntime, Schema } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { ApiServices } from "../ApiLayer.ts"
 import { addRoute } from "../internal/route.ts"
@@ -37,7 +37,21 @@ export const ProjectionStatusView = Schema.Struct({
 }).annotate({ title: "ProjectionStatus" })
 export type ProjectionStatusView = typeof ProjectionStatusView.Type
 
-const Statuses = Schema.Struct({ projections: Schema.Array(ProjectionStatusView) })
+/** Worker mode: whether the projection worker reports (a recent heartbeat), and why not. */
+export const WorkerView = Schema.Struct({
+  reporting: Schema.Boolean,
+  reason: Schema.optionalKey(Schema.String),
+  /** The worker that wrote the newest report: host and process id. */
+  worker: Schema.optionalKey(Schema.String),
+  /** When, by the worker's clock. */
+  reportedAt: Schema.optionalKey(Schema.String),
+}).annotate({ title: "ProjectionWorker" })
+
+const Statuses = Schema.Struct({
+  projections: Schema.Array(ProjectionStatusView),
+  /** Only when the projections run in a separate worker. */
+  worker: Schema.optionalKey(WorkerView),
+})
 
 const NamePath = Schema.Struct({
   name: Schema.String.check(
@@ -98,12 +112,17 @@ export const projections = async (
       403: problem("Not an auditor or admin"),
     },
     handler: async ({ request }) => {
-      const statuses = await runEffect(
+      const { statuses, worker } = await runEffect(
         runtime,
         request,
-        ProjectionProgress.use((progress) => progress.status),
+        ProjectionProgress.use((progress) =>
+          Effect.all({ statuses: progress.status, worker: progress.worker }),
+        ),
       )
-      return { projections: statuses.map(projectionStatusView) }
+      return {
+        projections: statuses.map(projectionStatusView),
+        ...(worker === undefined ? {} : { worker }),
+      }
     },
   })
 
