@@ -547,16 +547,22 @@ const reportStatuses = (target: GenerationRef, stopped: boolean) =>
   })
 
 /**
- * The worker's heartbeat: its runner's statuses every second. A report that cannot be written never
- * stops the projections (the servers then see the heartbeat go stale); the log says so once, not
- * every second, and once more when reports go through again.
+ * The worker's heartbeat: its runner's statuses every second, into the report it opens on the first
+ * beat that can. A report that cannot be opened or written never stops the projections (the servers
+ * then see the heartbeat go stale); the log says so once, not every second, and once more when
+ * reports go through again.
  */
-const heartbeat = (target: GenerationRef) =>
+const heartbeat = (opened: { target?: GenerationRef }) =>
   Effect.gen(function* () {
     let failing = false
     let other: string | undefined
     while (true) {
-      const written = yield* Effect.result(reportStatuses(target, false))
+      const written = yield* Effect.result(
+        Effect.gen(function* () {
+          opened.target ??= yield* openWorkerReport(yield* ReadModelStore)
+          return yield* reportStatuses(opened.target, false)
+        }),
+      )
       if (Result.isFailure(written)) {
         if (!failing) {
           yield* Console.error(
@@ -584,10 +590,15 @@ const heartbeat = (target: GenerationRef) =>
 
 /** Reports every second while the scope is open; at its close, a last report saying the worker stopped. */
 const reporting = Effect.gen(function* () {
-  const target = yield* openWorkerReport(yield* ReadModelStore)
-  yield* Effect.acquireRelease(Effect.forkChild(heartbeat(target)), (beat) =>
+  const opened: { target?: GenerationRef } = {}
+  yield* Effect.acquireRelease(Effect.forkChild(heartbeat(opened)), (beat) =>
     // The heartbeat stops first, so no report of a running worker lands after the last one.
-    Effect.andThen(Fiber.interrupt(beat), Effect.ignore(reportStatuses(target, true))),
+    Effect.andThen(
+      Fiber.interrupt(beat),
+      Effect.suspend(() =>
+        opened.target === undefined ? Effect.void : Effect.ignore(reportStatuses(opened.target, true)),
+      ),
+    ),
   )
 })
 

@@ -4,17 +4,31 @@
  * batches: each batch is read from the store once, held in memory once, and each event decoded once
  * per decoder, instead of once per loop. A loop that is alone at its position reads as it would alone.
  *
+ * The runner uses it; it is exported for runners of one's own.
+ *
  * A batch stays while a loop that is catching up has not passed it, and goes when they all have, or
  * when none is catching up any more: at the head, loops follow the store's subscription instead.
- * At most `maxBatches` stay, so a loop far behind the others costs reads, never memory. The runner
- * lets the other loops run after each batch, so loops at one checkpoint stay within a batch or two
- * of each other.
+ * At most `maxBatches` stay (the lowest positions go first), so loops far apart cost reads, never
+ * memory. The runner lets the other loops run after each batch, which keeps loops that start
+ * together close enough to share most batches; sharing is an optimisation, never needed for
+ * correctness.
+ *
+ * The reader that reads a batch for others may be interrupted (a switch stops the old generation's
+ * loop): the read stops, the batch is forgotten, and those waiting for it read it themselves. A
+ * failed read is not kept either: each waiter gets the failure, as from its own read.
  */
 import type { EventStoreService, GlobalPosition, RecordedEvent, StoreUnavailable } from "@relata/domain"
-import { Deferred, Effect, type Exit, Result, Stream } from "effect"
+import { Deferred, Effect, Exit, Result, Stream } from "effect"
 
 /** How one decoder read an event. */
 type Decoded = Result.Result<unknown, unknown>
+
+/** The batch's reader was interrupted: read it again. */
+class ReadAbandoned {
+  readonly _tag = "ReadAbandoned"
+}
+
+type Batch = Deferred.Deferred<ReadonlyArray<RecordedEvent>, StoreUnavailable | ReadAbandoned>
 
 export interface SharedCatchUp {
   /**
@@ -35,46 +49,62 @@ export interface SharedCatchUp {
 const maxBatches = 4
 
 export const makeSharedCatchUp = (eventStore: EventStoreService, batchSize: number): SharedCatchUp => {
-  /** Batches by the position they follow, oldest first. */
-  const batches = new Map<GlobalPosition, Deferred.Deferred<ReadonlyArray<RecordedEvent>, StoreUnavailable>>()
+  /** Batches by the position they follow. */
+  const batches = new Map<GlobalPosition, Batch>()
   /** Where each catching-up reader is. */
   const readers = new Map<object, GlobalPosition>()
   // Events of a shared batch, by decoder: projections that share a codec decode each event once.
   const decoded = new WeakMap<RecordedEvent, { readonly decoder: unknown; readonly result: Decoded }>()
 
-  /** Forgets the batches every catching-up reader has passed (all of them when none is). */
+  /** Forgets the batches every catching-up reader has passed (all when none is), then the lowest beyond the cap. */
   const prune = (): void => {
     let lowest: GlobalPosition | undefined
     for (const position of readers.values()) if (lowest === undefined || position < lowest) lowest = position
     for (const after of batches.keys()) if (lowest === undefined || after < lowest) batches.delete(after)
-    for (const after of batches.keys()) {
-      if (batches.size <= maxBatches) break
-      batches.delete(after)
+    if (batches.size > maxBatches) {
+      const kept = [...batches.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      for (const after of kept.slice(0, kept.length - maxBatches)) batches.delete(after)
     }
   }
 
+  const forget = (after: GlobalPosition, batch: Batch): void => {
+    if (batches.get(after) === batch) batches.delete(after)
+  }
+
   const read: SharedCatchUp["read"] = (reader, after) =>
-    Effect.suspend(() => {
-      readers.set(reader, after)
-      prune()
-      const shared = batches.get(after)
-      if (shared !== undefined) return Deferred.await(shared)
-      const batch = Deferred.makeUnsafe<ReadonlyArray<RecordedEvent>, StoreUnavailable>()
-      batches.set(after, batch)
-      prune()
-      // Uninterruptible: the others waiting for this batch must get it even if this reader is stopped.
-      return Effect.uninterruptible(
-        Effect.flatMap(
-          Effect.exit(Stream.runCollect(eventStore.readAll({ after, limit: batchSize }))),
-          (exit: Exit.Exit<ReadonlyArray<RecordedEvent>, StoreUnavailable>) => {
-            // A failed read is not kept: the next reader tries again.
-            if (exit._tag === "Failure") batches.delete(after)
-            Deferred.doneUnsafe(batch, exit)
-            return exit
-          },
-        ),
-      )
-    })
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<ReadonlyArray<RecordedEvent>, StoreUnavailable> => {
+        readers.set(reader, after)
+        prune()
+        const shared = batches.get(after)
+        if (shared !== undefined) {
+          return restore(Deferred.await(shared)).pipe(
+            Effect.catchTag("ReadAbandoned", () => read(reader, after)),
+          )
+        }
+        const batch: Batch = Deferred.makeUnsafe()
+        batches.set(after, batch)
+        prune()
+        // Only the read can be interrupted; the batch is completed whatever happens to it.
+        return restore(Stream.runCollect(eventStore.readAll({ after, limit: batchSize }))).pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (Exit.isSuccess(exit)) {
+                Deferred.doneUnsafe(batch, exit)
+                return
+              }
+              forget(after, batch)
+              Deferred.doneUnsafe(
+                batch,
+                Exit.hasInterrupts(exit)
+                  ? Exit.fail(new ReadAbandoned())
+                  : (exit as Exit.Exit<never, StoreUnavailable>),
+              )
+            }),
+          ),
+        )
+      }),
+    )
 
   const leave: SharedCatchUp["leave"] = (reader) => {
     readers.delete(reader)

@@ -563,6 +563,8 @@ const build = (
     readonly values: ReadonlyArray<unknown>
     /** Fixed SQL on a hot path: prepared once per connection (not for queries, planned with their values). */
     readonly prepared: boolean
+    /** The rows' order restated over the statement's columns (`s.id`, `s.sort`), when they have one. */
+    readonly order?: string
     readonly answer: (
       rows: ReadonlyArray<{ readonly id: string; readonly doc: string }>,
     ) => Effect.Effect<A, E>
@@ -602,8 +604,9 @@ const build = (
       options?.generation === undefined
         ? `SELECT 1 FROM ${n.generations} WHERE projection = $${k + 1} AND generation = $${k + 2} AND active`
         : `SELECT 1 FROM ${n.collections} WHERE projection = $${k + 1} AND generation = $${k + 2} AND collection = $${k + 3}`
-    // ON true: the only join is a nested loop over the one registry row, which keeps the read's order.
-    const text = `SELECT r.fresh, s.* FROM (SELECT EXISTS (${check}) AS fresh) r LEFT JOIN LATERAL (${statement.text}) s ON true`
+    // ON true over the one registry row; the read's order is restated outside, as SQL keeps no
+    // subquery's order by itself.
+    const text = `SELECT r.fresh, s.* FROM (SELECT EXISTS (${check}) AS fresh) r LEFT JOIN LATERAL (${statement.text}) s ON true${statement.order ?? ""}`
     const values = [
       ...statement.values,
       resolved.projection,
@@ -701,12 +704,13 @@ const build = (
             Result.isFailure(plan) ? Effect.fail(plan.failure) : Effect.succeed<ReadModelPage>({ items: [] }),
         }
       }
-      const { text, values } = selectSql(n, plan.success, generation)
+      const { text, values, outerOrder } = selectSql(n, plan.success, generation)
       return {
         action,
         text,
         values,
         prepared: false,
+        order: outerOrder,
         answer: (rows) =>
           Effect.succeed(
             pageOf(

@@ -3,7 +3,7 @@
  * up, in worker mode the worker reporting), Prometheus metrics, and the OpenAPI document. No token needed; nothing here shows customer data.
  */
 import { EventStore } from "@relata/domain"
-import { customerCardProjectionName, ReadModelStore } from "@relata/projections"
+import { customerCardProjectionName, type ProjectionFailed, ReadModelStore } from "@relata/projections"
 import { Effect, type ManagedRuntime, Schema } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { ApiServices } from "../ApiLayer.ts"
@@ -46,6 +46,10 @@ export const Readiness = Schema.Struct({
 })
 export type Readiness = typeof Readiness.Type
 
+/** A stopped projection as the public /ready shows it. */
+const stoppedAt = (failure: ProjectionFailed): string =>
+  `stopped at position ${failure.position}${failure.eventType === undefined ? "" : ` (${failure.eventType})`}`
+
 const reasonAndTime = ({ reason, reportedAt }: WorkerHealth) => ({
   ...(reason === undefined ? {} : { reason }),
   ...(reportedAt === undefined ? {} : { reportedAt }),
@@ -67,7 +71,8 @@ const readiness = (readyMaxLag: number) =>
             state: status.state,
             checkpoint: String(status.checkpoint),
             lag: String(status.lag),
-            ...(status.failure === undefined ? {} : { failure: status.failure.message }),
+            // Where it stopped, not why: the cause names customers and data (GET /v1/projections has it).
+            ...(status.failure === undefined ? {} : { failure: stoppedAt(status.failure) }),
           }))
         : []
     const worker = yield* Effect.result(progress.worker)
@@ -78,7 +83,9 @@ const readiness = (readyMaxLag: number) =>
       ...(statuses._tag === "Success"
         ? statuses.success.flatMap((status) =>
             status.state === "failed"
-              ? [`projection ${status.name} failed: ${status.failure?.message ?? "see the log"}`]
+              ? [
+                  `projection ${status.name} ${status.failure === undefined ? "stopped" : stoppedAt(status.failure)}`,
+                ]
               : status.lag > BigInt(readyMaxLag)
                 ? [`projection ${status.name} is ${status.lag} positions behind (limit ${readyMaxLag})`]
                 : [],

@@ -178,7 +178,7 @@ export const selectSql = (
   n: ReadModelNames,
   plan: QueryPlan,
   generation: number,
-): { readonly text: string; readonly values: ReadonlyArray<unknown> } => {
+): { readonly text: string; readonly values: ReadonlyArray<unknown>; readonly outerOrder: string } => {
   const where: Array<string> = []
   const values: Array<unknown> = []
   const param = (value: unknown, cast = ""): string => {
@@ -233,11 +233,14 @@ export const selectSql = (
     }
   }
   const dir = direction === "asc" ? "ASC NULLS FIRST" : "DESC NULLS LAST"
+  const idDir = direction === "asc" ? "ASC" : "DESC"
   const text =
     `SELECT id, doc${order === undefined ? "" : `, ${order} AS sort`} FROM ${n.table(plan.collection, generation)}` +
     (where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`) +
-    ` ORDER BY ${order === undefined ? "" : `${order} ${dir}, `}id ${direction === "asc" ? "ASC" : "DESC"} LIMIT ${param(plan.limit + 1)}`
-  return { text, values }
+    ` ORDER BY ${order === undefined ? "" : `${order} ${dir}, `}id ${idDir} LIMIT ${param(plan.limit + 1)}`
+  // The same order over the SELECT's own columns, for a statement that wraps it (`s` is its alias).
+  const outerOrder = ` ORDER BY ${order === undefined ? "" : `s.sort ${dir}, `}s.id ${idDir}`
+  return { text, values, outerOrder }
 }
 
 /** A document's row values in `upsertSql`'s column order, by column: one array per column. */
