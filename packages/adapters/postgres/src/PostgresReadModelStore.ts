@@ -69,7 +69,11 @@ export type PostgresReadModelStoreConfig = Pick<
 export interface PostgresReadModelStoreHandle extends ReadModelStoreService {
   /** The schema the store's tables live in. */
   readonly schema: string
-  /** PostgreSQL's plan for a query on the active generation (EXPLAIN), one line per step. */
+  /**
+   * PostgreSQL's plan for a query on the active generation, one line per step. The query runs
+   * (EXPLAIN ANALYZE, without costs or timings), so a search's plan shows which of its two ways ran:
+   * the other is "never executed".
+   */
   readonly explain: (
     collection: string,
     query: ReadModelQuery,
@@ -704,7 +708,9 @@ const build = (
             Result.isFailure(plan) ? Effect.fail(plan.failure) : Effect.succeed<ReadModelPage>({ items: [] }),
         }
       }
-      const { text, values, outerOrder } = selectSql(n, plan.success, generation)
+      const { text, values, outerOrder } = selectSql(n, plan.success, generation, {
+        trigramIndex: trigramOps !== undefined,
+      })
       return {
         action,
         text,
@@ -730,9 +736,15 @@ const build = (
     read(collection, undefined, ({ generation, layout }) => {
       const plan = planQuery(layout, q)
       if (Result.isFailure(plan)) return Effect.fail(plan.failure)
-      const { text, values } = selectSql(n, plan.success, generation)
+      const { text, values } = selectSql(n, plan.success, generation, {
+        trigramIndex: trigramOps !== undefined,
+      })
       return Effect.map(
-        run<{ "QUERY PLAN": string }>(`explain a query on ${collection}`, `EXPLAIN ${text}`, values),
+        run<{ "QUERY PLAN": string }>(
+          `explain a query on ${collection}`,
+          `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${text}`,
+          values,
+        ),
         (result) => result.rows.map((row) => row["QUERY PLAN"]).join("\n"),
       )
     })

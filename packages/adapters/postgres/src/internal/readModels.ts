@@ -178,6 +178,10 @@ export const selectSql = (
   n: ReadModelNames,
   plan: QueryPlan,
   generation: number,
+  options: {
+    /** Whether the collection's search text has a trigram index (pg_trgm installed). */
+    readonly trigramIndex: boolean
+  },
 ): { readonly text: string; readonly values: ReadonlyArray<unknown>; readonly outerOrder: string } => {
   const where: Array<string> = []
   const values: Array<unknown> = []
@@ -204,12 +208,14 @@ export const selectSql = (
         break
     }
   }
+  // The words the trigram index can look up: what the candidates are counted by.
+  const indexed: Array<string> = []
   for (const term of plan.terms) {
-    where.push(
-      hasTrigram(term)
-        ? `search LIKE ${param(containsPattern(term), "::text")}`
-        : `strpos(search, ${param(term, "::text")}) > 0`,
-    )
+    const condition = hasTrigram(term)
+      ? `search LIKE ${param(containsPattern(term), "::text")}`
+      : `strpos(search, ${param(term, "::text")}) > 0`
+    where.push(condition)
+    if (hasTrigram(term)) indexed.push(condition)
   }
   const { field, direction } = plan.order
   const order = field === undefined ? undefined : fieldColumn(field.name)
@@ -234,14 +240,39 @@ export const selectSql = (
   }
   const dir = direction === "asc" ? "ASC NULLS FIRST" : "DESC NULLS LAST"
   const idDir = direction === "asc" ? "ASC" : "DESC"
-  const text =
-    `SELECT id, doc${order === undefined ? "" : `, ${order} AS sort`} FROM ${n.table(plan.collection, generation)}` +
-    (where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`) +
-    ` ORDER BY ${order === undefined ? "" : `${order} ${dir}, `}id ${idDir} LIMIT ${param(plan.limit + 1)}`
+  const table = n.table(plan.collection, generation)
+  const filter = where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
+  const limit = param(plan.limit + 1)
+  const sorted = (alias: string) => `${order === undefined ? "" : `${alias}sort ${dir}, `}${alias}id ${idDir}`
   // The same order over the SELECT's own columns, for a statement that wraps it (`s` is its alias).
-  const outerOrder = ` ORDER BY ${order === undefined ? "" : `s.sort ${dir}, `}s.id ${idDir}`
+  const outerOrder = ` ORDER BY ${sorted("s.")}`
+  const inOrder =
+    `SELECT id, doc${order === undefined ? "" : `, ${order} AS sort`} FROM ${table}${filter}` +
+    ` ORDER BY ${order === undefined ? "" : `${order} ${dir}, `}id ${idDir} LIMIT ${limit}`
+  if (indexed.length === 0 || !options.trigramIndex) return { text: inOrder, values, outerOrder }
+  // With a trigram index, a word's matches may all sit far down the sort order, where reading the
+  // sort index in order and checking each row takes long; the planner cannot know (it assumes them
+  // spread evenly). So the statement counts the index's candidates, up to a limit, and picks:
+  // few, it fetches them all (OFFSET 0 keeps the planner from reading them in sort order), sorts
+  // their keys and reads the page's documents; many, it reads in order, as without the index.
+  // The branch not taken is not run: its one-time filter is false.
+  const cap = param(searchCandidatesLimit)
+  const candidates =
+    `SELECT t.id, t.doc${order === undefined ? "" : ", m.sort"} FROM (` +
+    `SELECT id${order === undefined ? "" : ", sort"} FROM (SELECT id${order === undefined ? "" : `, ${order} AS sort`} FROM ${table}${filter} OFFSET 0) AS c` +
+    ` ORDER BY ${sorted("")} LIMIT ${limit}) AS m JOIN ${table} AS t ON t.id = m.id`
+  const text =
+    `WITH counted AS MATERIALIZED (SELECT count(*) AS n FROM (SELECT 1 FROM ${table} WHERE ${indexed.join(" AND ")} LIMIT ${cap}) AS x) ` +
+    `SELECT * FROM (${candidates}) AS few WHERE (SELECT n FROM counted) < ${cap} ` +
+    `UNION ALL SELECT * FROM (${inOrder}) AS many WHERE (SELECT n FROM counted) >= ${cap}`
   return { text, values, outerOrder }
 }
+
+/**
+ * Up to this many candidates from the trigram index, a search fetches and sorts them all; from this
+ * many on, a word is common enough that reading the sort field's index in order finds a page sooner.
+ */
+export const searchCandidatesLimit = 5_000
 
 /** A document's row values in `upsertSql`'s column order, by column: one array per column. */
 export const upsertColumns = (
