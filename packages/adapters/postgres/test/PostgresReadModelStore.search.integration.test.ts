@@ -5,30 +5,14 @@
  */
 import { makePostgresReadModelStore } from "@relata/adapter-postgres"
 import { describeWithPostgres, uniqueSchemaName } from "@relata/adapter-postgres/testing"
-import { defineCollection, Field, type ReadModelQuery } from "@relata/projections"
+import type { ReadModelQuery } from "@relata/projections"
+import { firmCount, firmIdOf, firmOf, firms, firmsModel } from "@relata/projections/testing"
 import { Effect } from "effect"
 import pg from "pg"
 import { expect, it } from "vitest"
 
-interface Firm {
-  readonly name: string
-  readonly city: string
-}
-
-const firms = defineCollection<Firm>({
-  name: "firms",
-  fields: { name: Field.text((f) => f.name), city: Field.text((f) => f.city) },
-  search: (f) => `${f.name} ${f.city}`.toLowerCase(),
-})
-const model = { name: "firms", version: 1, collections: [firms] }
-
-// Most firms are in Springfield; 1 in 100 is a Phoenix.
-const firmCount = 6_000
-const firmOf = (i: number): Firm => ({
-  name: `${i % 100 === 7 ? "Phoenix" : "Harbor"} ${String((i * 7919) % firmCount).padStart(5, "0")}`,
-  city: i % 7 === 0 ? "Ogdenville" : "Springfield",
-})
-const idOf = (i: number): string => `f${String(i).padStart(5, "0")}`
+const model = firmsModel
+const idOf = firmIdOf
 
 describeWithPostgres("PostgresReadModelStore search", (server) => {
   it("finds a rare word through the trigram index and pages a common one in the sort field's order", () =>
@@ -72,7 +56,7 @@ describeWithPostgres("PostgresReadModelStore search", (server) => {
               many$: many,
             }
           }
-          // A rare word (60 of 6,000): its candidates, through the trigram index, then sorted.
+          // A rare word (80 of 8,000): its candidates, through the trigram index, then sorted.
           const rarePlan = ways(yield* store.explain(firms.name, rare))
           expect(rarePlan).toMatchObject({ few: true, many: false })
           expect(rarePlan.few$).toContain("Bitmap Index Scan on rm_firms_g1_search_trgm")

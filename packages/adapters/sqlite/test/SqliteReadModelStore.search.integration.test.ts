@@ -9,28 +9,12 @@ import path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { describe, expect, it } from "@effect/vitest"
 import { makeSqliteReadModelStore } from "@relata/adapter-sqlite"
-import { defineCollection, Field, type ReadModelQuery } from "@relata/projections"
+import type { ReadModelQuery } from "@relata/projections"
+import { firmCount, firmIdOf, firmOf, firms, firmsModel } from "@relata/projections/testing"
 import { Effect } from "effect"
 
-interface Firm {
-  readonly name: string
-  readonly city: string
-}
-
-const firms = defineCollection<Firm>({
-  name: "firms",
-  fields: { name: Field.text((f) => f.name), city: Field.text((f) => f.city) },
-  search: (f) => `${f.name} ${f.city}`.toLowerCase(),
-})
-const model = { name: "firms", version: 1, collections: [firms] }
-
-// More firms in Springfield than the store counts candidates to (5,000); 1 in 100 a Phoenix.
-const firmCount = 8_000
-const firmOf = (i: number): Firm => ({
-  name: `${i % 100 === 7 ? "Phoenix" : "Harbor"} ${String((i * 7919) % firmCount).padStart(5, "0")}`,
-  city: i % 7 === 0 ? "Ogdenville" : "Springfield",
-})
-const idOf = (i: number): string => `f${String(i).padStart(5, "0")}`
+const model = firmsModel
+const idOf = firmIdOf
 
 const tempFile = Effect.acquireRelease(
   Effect.sync(() => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "relata-sqlite-search-")), "rm.sqlite")),

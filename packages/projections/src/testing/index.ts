@@ -1,2 +1,3 @@
 export * from "./ProjectorProcess.ts"
 export * from "./ReadModelStoreContract.ts"
+export * from "./SearchFixture.ts"
