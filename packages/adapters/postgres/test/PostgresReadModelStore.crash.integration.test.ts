@@ -31,9 +31,8 @@ import {
   AuditTrailProjection,
   CustomerCardProjection,
   makeProjectionRunner,
-  type ReadModelStoreService,
 } from "@relata/projections"
-import { spawnProjector } from "@relata/projections/testing"
+import { activeCheckpointOf, allDocuments, spawnProjector, untilCommitted } from "@relata/projections/testing"
 import { Effect } from "effect"
 import { expect, it } from "vitest"
 
@@ -115,43 +114,6 @@ const projectorIn = (connectionString: string, schema: string, batchSize: number
     (child) => Effect.sync(() => child.process.kill("SIGKILL")),
   )
 
-/** Every document of a collection in the active generation, by id. */
-const allDocuments = (store: ReadModelStoreService, collection: string) =>
-  Effect.gen(function* () {
-    const documents: Array<unknown> = []
-    let after: string | undefined
-    do {
-      const page = yield* store.query(collection, { limit: 1_000, ...(after === undefined ? {} : { after }) })
-      documents.push(...page.items)
-      after = page.next
-    } while (after !== undefined)
-    return documents
-  })
-
-const checkpointOf = (store: ReadModelStoreService, projection: string) =>
-  Effect.map(
-    store.generations(projection),
-    (generations): GlobalPosition => generations.find((g) => g.active)?.checkpoint ?? 0n,
-  )
-
-/**
- * Waits until one of the projections has committed past where the last round left it. A fixed delay
- * after start would let a slow start (a loaded machine) use it all up before the first commit.
- */
-const untilCommitted = (
-  store: ReadModelStoreService,
-  since: ReadonlyMap<string, GlobalPosition>,
-): Effect.Effect<void, unknown> =>
-  Effect.gen(function* () {
-    for (let polls = 0; polls < 6_000; polls++) {
-      for (const [name, checkpoint] of since) {
-        if ((yield* checkpointOf(store, name)) > checkpoint) return
-      }
-      yield* Effect.sleep(5)
-    }
-    throw new Error("the projector committed nothing within 30 s")
-  })
-
 describeWithPostgres("PostgresReadModelStore under SIGKILL", (server) => {
   it("a projection process killed at random instants, again and again, ends equal to a from-scratch rebuild", async () => {
     const { connectionString } = server()
@@ -184,7 +146,7 @@ describeWithPostgres("PostgresReadModelStore under SIGKILL", (server) => {
             const delay = Math.floor(random() * 50)
             const arriving = Math.floor(random() * 3) * 10
             const since = new Map<string, GlobalPosition>()
-            for (const { name } of projections) since.set(name, yield* checkpointOf(readModels, name))
+            for (const { name } of projections) since.set(name, yield* activeCheckpointOf(readModels, name))
             yield* Effect.promise(() => child.ready)
             // New events arrive while it runs; it dies at a random instant soon after its first
             // commit, while behind most of the time.
@@ -203,7 +165,7 @@ describeWithPostgres("PostgresReadModelStore under SIGKILL", (server) => {
             expect(exit.signal, `seed ${seed}, round ${round}: ${exit.stderr}`).toBe("SIGKILL")
             const head = yield* eventStore.headPosition
             for (const { name } of projections) {
-              const checkpoint = yield* checkpointOf(readModels, name)
+              const checkpoint = yield* activeCheckpointOf(readModels, name)
               rounds.push({ round, projection: name, checkpoint, head })
             }
             yield* customers(eventStore, next, 10)

@@ -29,9 +29,8 @@ import {
   customerDuplicateKeysCollection,
   makeInMemoryReadModelStore,
   makeProjectionRunner,
-  type ReadModelStoreService,
 } from "@relata/projections"
-import { spawnProjector } from "@relata/projections/testing"
+import { activeCheckpointOf, allDocuments, spawnProjector, untilCommitted } from "@relata/projections/testing"
 import { Effect } from "effect"
 
 const projector = fileURLToPath(new URL("./fixtures/projectCardsInAnotherProcess.ts", import.meta.url))
@@ -92,35 +91,6 @@ const customers = (eventStore: EventStoreService, from: number, count: number) =
 const startProjector = (file: string, batchSize: number) =>
   spawnProjector(projector, [file, String(batchSize)])
 
-/** Every document of a collection in the active generation. */
-const allDocuments = (store: ReadModelStoreService, collection: string) =>
-  Effect.gen(function* () {
-    const documents: Array<unknown> = []
-    let after: string | undefined
-    do {
-      const page = yield* store.query(collection, { limit: 1_000, ...(after === undefined ? {} : { after }) })
-      documents.push(...page.items)
-      after = page.next
-    } while (after !== undefined)
-    return documents
-  })
-
-const activeCheckpoint = (store: ReadModelStoreService) =>
-  Effect.map(
-    store.generations("customer-cards"),
-    (generations) => generations.find((g) => g.active)?.checkpoint ?? 0n,
-  )
-
-/** Waits until the projector has committed past `since`. */
-const untilCommitted = (store: ReadModelStoreService, since: bigint) =>
-  Effect.gen(function* () {
-    for (let polls = 0; polls < 6_000; polls++) {
-      if ((yield* activeCheckpoint(store)) > since) return
-      yield* Effect.sleep(5)
-    }
-    throw new Error("the projector committed nothing within 30 s")
-  })
-
 describe("SqliteReadModelStore under SIGKILL", () => {
   it.live(
     "a projection process killed at random instants, again and again, ends equal to a from-scratch rebuild",
@@ -144,12 +114,12 @@ describe("SqliteReadModelStore under SIGKILL", () => {
           // At a random instant soon after its first commit: while it is still behind, most of the
           // time. (A fixed delay after start can pass before the first commit on a loaded machine.)
           const since = checkpoints.at(-1) ?? 0n
-          yield* untilCommitted(readModels, since)
+          yield* untilCommitted(readModels, new Map([["customer-cards", since]]))
           yield* Effect.sleep(Math.floor(random() * 20))
           child.process.kill("SIGKILL")
           const exit = yield* Effect.promise(() => child.exit)
           expect(exit.signal, exit.stderr).toBe("SIGKILL")
-          checkpoints.push(yield* activeCheckpoint(readModels))
+          checkpoints.push(yield* activeCheckpointOf(readModels, "customer-cards"))
           head = yield* customers(eventStore, next, 40)
           next += 40
         }
