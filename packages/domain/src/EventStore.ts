@@ -63,7 +63,10 @@ export type JsonObject = { readonly [key: string]: Json }
 
 /** An event as the writer hands it to the store. */
 export interface EventToAppend {
-  /** Unique per event; a store may use it to make a retried append idempotent (KurrentDB does). */
+  /**
+   * Unique within its stream; a store may use it to recognise a retried append (KurrentDB does). The
+   * durable stores reject an append that repeats an id already in its stream (decision 0018).
+   */
   readonly eventId: string
   readonly type: string
   readonly schemaVersion: number

@@ -240,7 +240,7 @@ describe("AuditTrail tamper evidence on a SQLite file", () => {
                 JSON.stringify(event.data),
                 JSON.stringify(event.metadata),
               ] as const
-            update.run("parked", "", 0, "{}", "{}", 3) // event ids are unique: park one first
+            update.run("parked", "", 0, "{}", "{}", 3) // event ids are unique within a stream: park one first
             update.run(...row(third), 4)
             update.run(...row(fourth), 3)
           } else {

@@ -94,16 +94,25 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
     storeUnavailable(action, cause, { closed, busyTimeoutMs: config.busyTimeoutMs })
 
   /**
-   * An append that a constraint rejected inside its savepoint. UNIQUE (stream_id, version) means another
+   * An append that a constraint rejected inside its savepoint. UNIQUE (stream_id, event_id) means one
+   * of its event ids is already in the stream (a repeat). UNIQUE (stream_id, version) means another
    * writer got past the version check, which the write lock should make impossible: report the stream's
-   * real version. UNIQUE (event_id) means an event id is already stored.
+   * real version.
    */
   const constraintFailure = (
     streamId: string,
     expected: ExpectedVersion,
     cause: unknown,
   ): WrongExpectedVersion | StoreUnavailable => {
-    if (messageOf(cause).includes("events.stream_id")) {
+    // Both messages name events.stream_id ("UNIQUE constraint failed: events.stream_id, events.…").
+    if (messageOf(cause).includes("events.event_id")) {
+      return new StoreUnavailable({
+        reason: `append to ${streamId}: the stream already holds an event with one of these event ids; event ids must be unique within a stream`,
+        retryable: false,
+        cause,
+      })
+    }
+    if (messageOf(cause).includes("events.version")) {
       try {
         return new WrongExpectedVersion({
           streamId,
@@ -113,13 +122,6 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
       } catch (readFailure) {
         return unavailable(`append to ${streamId}`, readFailure)
       }
-    }
-    if (messageOf(cause).includes("events.event_id")) {
-      return new StoreUnavailable({
-        reason: `append to ${streamId}: an event with one of these event ids is already stored; event ids must be unique`,
-        retryable: false,
-        cause,
-      })
     }
     return unavailable(`append to ${streamId}`, cause)
   }

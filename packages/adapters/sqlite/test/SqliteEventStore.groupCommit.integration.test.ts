@@ -114,16 +114,24 @@ describe("SqliteEventStore group commit", () => {
       yield* store.append("customer-0", [stored], ExpectedVersion.noStream)
       const twice = newEvent()
       const plan = [
-        { streamId: "customer-1", events: newEvents(2), ok: true },
-        { streamId: "customer-2", events: [newEvent(), stored], ok: false },
-        { streamId: "customer-3", events: newEvents(3), ok: true },
-        { streamId: "customer-4", events: [twice, newEvent(), twice], ok: false },
-        { streamId: "customer-5", events: newEvents(1), ok: true },
+        { streamId: "customer-1", events: newEvents(2), expected: ExpectedVersion.noStream, ok: true },
+        {
+          streamId: "customer-0",
+          events: [newEvent(), stored],
+          expected: ExpectedVersion.exact(1),
+          ok: false,
+        },
+        { streamId: "customer-3", events: newEvents(3), expected: ExpectedVersion.noStream, ok: true },
+        {
+          streamId: "customer-4",
+          events: [twice, newEvent(), twice],
+          expected: ExpectedVersion.noStream,
+          ok: false,
+        },
+        { streamId: "customer-5", events: newEvents(1), expected: ExpectedVersion.noStream, ok: true },
       ]
       const results = yield* Effect.all(
-        plan.map(({ streamId, events }) =>
-          Effect.result(store.append(streamId, events, ExpectedVersion.noStream)),
-        ),
+        plan.map(({ streamId, events, expected }) => Effect.result(store.append(streamId, events, expected))),
         { concurrency: "unbounded" },
       )
       plan.forEach(({ ok }, index) => {

@@ -77,6 +77,7 @@ describe("SqliteEventStore", () => {
         expect(db.prepare("SELECT version, name FROM schema_migrations").all()).toEqual([
           { version: 1, name: "events" },
           { version: 2, name: "snapshots" },
+          { version: 3, name: "event ids unique per stream" },
         ])
         yield* store.close
       }),
@@ -91,8 +92,53 @@ describe("SqliteEventStore", () => {
         expect((yield* again.readStream("customer-1")).map((event) => event.version)).toEqual([1, 2])
         yield* again.close
         const db = yield* connect(file)
-        expect(db.prepare("SELECT count(*) AS n FROM schema_migrations").get()?.n).toBe(2)
+        expect(db.prepare("SELECT count(*) AS n FROM schema_migrations").get()?.n).toBe(3)
       }),
+    )
+
+    it.effect(
+      "a file from before per-stream event ids keeps its events and positions, and takes the new constraint",
+      () =>
+        Effect.gen(function* () {
+          const folder = yield* tempFolder
+          const file = path.join(folder, "events.sqlite")
+          const old = new DatabaseSync(file)
+          old.exec(`
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT;
+            INSERT INTO schema_migrations VALUES (1, 'events', 'then'), (2, 'snapshots', 'then');
+            CREATE TABLE events (
+              position INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER NOT NULL CHECK (version >= 1),
+              event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, schema_version INTEGER NOT NULL,
+              data TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream_id, version)
+            ) STRICT;
+            CREATE TABLE snapshots (
+              stream_id TEXT NOT NULL, state_schema_version INTEGER NOT NULL, version INTEGER NOT NULL CHECK (version >= 0),
+              state TEXT NOT NULL, PRIMARY KEY (stream_id, state_schema_version)
+            ) STRICT;
+            INSERT INTO events VALUES
+              (3, 'customer-1', 1, 'a', 'NoteAdded', 1, '{"n":1}', '{}'),
+              (7, 'customer-2', 1, 'b', 'NoteAdded', 1, '{"n":2}', '{}'),
+              (8, 'customer-1', 2, 'c', 'NoteAdded', 1, '{"n":3}', '{}');
+          `)
+          old.close()
+
+          const store = yield* Effect.acquireRelease(makeSqliteEventStore({ path: file }), (s) => s.close)
+          const all = yield* Stream.runCollect(store.readAll())
+          expect(all.map((e) => [e.position, e.streamId, e.version, e.eventId, e.data])).toEqual([
+            [3n, "customer-1", 1, "a", { n: 1 }],
+            [7n, "customer-2", 1, "b", { n: 2 }],
+            [8n, "customer-1", 2, "c", { n: 3 }],
+          ])
+          const repeat = { ...newEvent(), eventId: "a" }
+          expect(yield* store.append("customer-2", [repeat], ExpectedVersion.exact(1))).toEqual({
+            streamVersion: 2,
+            position: 9n,
+          })
+          const error = yield* Effect.flip(store.append("customer-1", [repeat], ExpectedVersion.exact(2)))
+          expect(error.message).toContain("event ids must be unique within a stream")
+          expect(explainQueryPlans(file).streamVersion).toContain("sqlite_autoindex_events_2")
+        }),
     )
 
     it.effect("refuses a file migrated by a newer release", () =>
@@ -105,7 +151,7 @@ describe("SqliteEventStore", () => {
         ).run()
         db.close()
         const error = yield* openError({ path: file })
-        expect(error.reason).toContain("schema version 99, newer than this release knows (2)")
+        expect(error.reason).toContain("schema version 99, newer than this release knows (3)")
         expect(error.retryable).toBe(false)
       }),
     )
@@ -220,6 +266,21 @@ describe("SqliteEventStore", () => {
         expect(yield* store.headPosition).toBe(head)
         const next = yield* store.append("customer-1", newEvents(1), ExpectedVersion.exact(2))
         expect(next).toEqual({ streamVersion: 3, position: head + 1n })
+      }),
+    )
+
+    it.effect("event ids are unique per stream: another stream may hold the same id", () =>
+      Effect.gen(function* () {
+        const { store } = yield* openStore()
+        const shared = newEvent()
+        yield* store.append("customer-1", [shared], ExpectedVersion.noStream)
+        expect(yield* store.append("customer-2", [shared], ExpectedVersion.noStream)).toEqual({
+          streamVersion: 1,
+          position: 2n,
+        })
+        const error = yield* Effect.flip(store.append("customer-2", [shared], ExpectedVersion.exact(1)))
+        expect(error).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
+        expect(error.message).toContain("event ids must be unique within a stream")
       }),
     )
 

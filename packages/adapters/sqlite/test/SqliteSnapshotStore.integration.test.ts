@@ -148,7 +148,7 @@ describe("SqliteSnapshotStore", () => {
         )
         yield* events.close
         const db = yield* connect(file)
-        db.exec("DROP TABLE snapshots; DELETE FROM schema_migrations WHERE version = 2")
+        db.exec("DROP TABLE snapshots; DELETE FROM schema_migrations WHERE version >= 2")
         db.close()
 
         yield* Effect.gen(function* () {

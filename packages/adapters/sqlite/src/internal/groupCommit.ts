@@ -29,9 +29,10 @@ import { primaryCode, SQLITE_CONSTRAINT } from "./sqliteErrors.ts"
 
 /**
  * At most this many events per transaction (an append larger than this goes alone). Bigger batches
- * write less: every commit rewrites each index page it touched, and random event ids touch many, so
- * 10-event appends to new streams wrote about 4.5 KB per event in batches of 1,000 events and 2.4 KB
- * in batches of 5,000 (without cache spills, see SqliteEventStore). Smaller batches hold the write
+ * write less: every commit rewrites each index page it touched, so 10-event appends to new streams
+ * wrote about 4.5 KB per event in batches of 1,000 events and 2.4 KB in batches of 5,000 (without cache
+ * spills, see SqliteEventStore; measured with the store-wide event id index that decision 0018
+ * replaced, which touched a random page per event). Smaller batches hold the write
  * lock, which other processes and this process's event loop wait for, for less: 5,000 events take
  * some tens of milliseconds.
  */

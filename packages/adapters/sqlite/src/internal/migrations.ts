@@ -55,6 +55,37 @@ export const migrations: ReadonlyArray<Migration> = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: "event ids unique per stream",
+    // UNIQUE (event_id) over the whole store put every event in a random leaf of its index (event ids
+    // are hashes or random UUIDs), so a commit of a few hundred events rewrote a few hundred pages of
+    // it: three times the cost of the rest of a batched append. Unique per stream, the ids of one
+    // append share their stream's pages, and a retried append is still recognised, as KurrentDB
+    // recognises it: by its event ids within the stream (decision 0018). SQLite cannot drop a
+    // table's constraint, so the table is copied (positions kept) in this migration's transaction:
+    // a one-time cost proportional to the file. The constraints keep their order of index names, so
+    // (stream_id, version) is still sqlite_autoindex_events_2.
+    sql: `
+      CREATE TABLE events_v3 (
+        position       INTEGER PRIMARY KEY,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL CHECK (version >= 1),
+        event_id       TEXT    NOT NULL,
+        type           TEXT    NOT NULL,
+        schema_version INTEGER NOT NULL,
+        data           TEXT    NOT NULL,
+        metadata       TEXT    NOT NULL,
+        UNIQUE (stream_id, event_id),
+        UNIQUE (stream_id, version)
+      ) STRICT;
+      INSERT INTO events_v3 (position, stream_id, version, event_id, type, schema_version, data, metadata)
+        SELECT position, stream_id, version, event_id, type, schema_version, data, metadata
+        FROM events ORDER BY position;
+      DROP TABLE events;
+      ALTER TABLE events_v3 RENAME TO events;
+    `,
+  },
 ]
 
 export const latestVersion = migrations.reduce((max, m) => Math.max(max, m.version), 0)
