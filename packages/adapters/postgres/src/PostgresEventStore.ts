@@ -44,7 +44,7 @@ import {
 } from "effect"
 import type pg from "pg"
 import { makeGroupCommit } from "./internal/groupCommit.ts"
-import { schemaNames } from "./internal/migrations.ts"
+import { eventIdConstraint, schemaNames } from "./internal/migrations.ts"
 import { makeNotifier } from "./internal/Notifier.ts"
 import { openStore, type ResolvedConfig } from "./internal/openStore.ts"
 import { codeOf, storeUnavailable, UNIQUE_VIOLATION } from "./internal/pgErrors.ts"
@@ -146,13 +146,14 @@ const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle 
         new WrongExpectedVersion({ streamId, expected: ExpectedVersion.format(expected), actual })
       const outcome = yield* Effect.promise(() => submit({ streamId, events, expected }))
       if ("error" in outcome) {
-        // The statement was rolled back whole. A duplicate event id is not a conflict: reloading
-        // cannot help, so it is reported as SQLite reports it. Any other unique violation is a
-        // version written behind the function's back: report the stream's real version.
+        // The statement was rolled back whole. A duplicate event id (in this stream, or twice in
+        // this append) is not a conflict: reloading cannot help, so it is reported as SQLite reports
+        // it. Any other unique violation is a version written behind the function's back: report
+        // the stream's real version.
         if (codeOf(outcome.error) === UNIQUE_VIOLATION && !closed) {
-          if ((outcome.error as { readonly constraint?: string }).constraint === "events_event_id_key") {
+          if ((outcome.error as { readonly constraint?: string }).constraint === eventIdConstraint) {
             return yield* new StoreUnavailable({
-              reason: `append to ${streamId}: an event with one of these event ids is already stored; event ids must be unique`,
+              reason: `append to ${streamId}: an event with one of these event ids is already in the stream; event ids must be unique within a stream`,
               retryable: false,
               cause: outcome.error,
             })

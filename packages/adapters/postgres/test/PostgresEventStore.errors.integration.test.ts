@@ -114,7 +114,7 @@ describeWithPostgres("PostgresEventStore errors", (server) => {
       }),
     ))
 
-  it("a duplicate event id rejects the whole append as a permanent failure, as on SQLite", () =>
+  it("a duplicate event id in a stream rejects the whole append as a permanent failure, as on SQLite", () =>
     runScoped(
       Effect.gen(function* () {
         const store = yield* PostgresEventStore.make({
@@ -123,20 +123,26 @@ describeWithPostgres("PostgresEventStore errors", (server) => {
         })
         const first = newEvent()
         yield* store.append("customer-1", [first, newEvent()], ExpectedVersion.noStream)
-        const error = yield* Effect.flip(
-          store.append("customer-2", [newEvent(), { ...first }], ExpectedVersion.noStream),
+        const again = yield* Effect.flip(
+          store.append("customer-1", [newEvent(), { ...first }], ExpectedVersion.exact(2)),
         )
-        expect(error).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
-        expect(error.message).toContain("event ids must be unique")
-        const again = yield* Effect.flip(store.append("customer-1", [{ ...first }], ExpectedVersion.any))
         expect(again).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
+        expect(again.message).toContain("event ids must be unique")
+        const twice = newEvent()
+        const withinOne = yield* Effect.flip(
+          store.append("customer-2", [twice, { ...twice }], ExpectedVersion.noStream),
+        )
+        expect(withinOne).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
+        expect(withinOne.message).toContain("event ids must be unique")
         expect(yield* store.readStream("customer-1")).toHaveLength(2)
         expect(yield* store.readStream("customer-2")).toEqual([])
         expect(yield* Stream.runCollect(store.readAll())).toHaveLength(2)
-        expect(yield* store.append("customer-2", newEvents(1), ExpectedVersion.noStream)).toEqual({
+        // Unique per stream, as in KurrentDB: another stream may hold the same id.
+        expect(yield* store.append("customer-2", [{ ...first }], ExpectedVersion.noStream)).toEqual({
           streamVersion: 1,
           position: 3n,
         })
+        expect((yield* store.readStream("customer-2")).map((event) => event.eventId)).toEqual([first.eventId])
       }),
     ))
 

@@ -4,7 +4,7 @@
  * sleeping, reading through the primary key, and payloads jsonb could not hold.
  */
 import { readFileSync, statSync } from "node:fs"
-import { PostgresEventStore } from "@relata/adapter-postgres"
+import { makePostgresEventStore, PostgresEventStore } from "@relata/adapter-postgres"
 import { describeWithPostgres, uniqueSchemaName } from "@relata/adapter-postgres/testing"
 import { EventStore, ExpectedVersion } from "@relata/domain"
 import { Effect, Stream } from "effect"
@@ -70,7 +70,80 @@ describeWithPostgres("PostgresEventStore", (server) => {
             client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`),
           ),
         )
-        expect(applied.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }])
+        expect(applied.rows).toEqual([1, 2, 3, 4, 5].map((version) => ({ version })))
+      }),
+    ))
+
+  it("a schema from before migration 4 gets event ids unique per stream and keeps its events", () =>
+    runScoped(
+      Effect.gen(function* () {
+        const { connectionString } = server()
+        const schema = uniqueSchemaName("upgrade4")
+        const before = yield* makePostgresEventStore({ connectionString, schema })
+        const first = newEvent()
+        yield* before.append("customer-1", [first, newEvent()], ExpectedVersion.noStream)
+        yield* before.append("customer-2", newEvents(1), ExpectedVersion.noStream)
+        const stored = yield* Stream.runCollect(before.readAll())
+        yield* before.close
+        yield* Effect.promise(() => backToBeforeMigration4(connectionString, schema))
+        expect(yield* Effect.promise(() => uniqueConstraintsOf(connectionString, schema))).toContainEqual({
+          name: "events_event_id_key",
+          definition: "UNIQUE (event_id)",
+        })
+
+        const store = yield* PostgresEventStore.make({ connectionString, schema })
+        expect(yield* Effect.promise(() => uniqueConstraintsOf(connectionString, schema))).toEqual([
+          { name: "events_pkey", definition: "PRIMARY KEY (global_position)" },
+          { name: "events_stream_event_id_key", definition: "UNIQUE (stream_id, event_id)" },
+          { name: "events_stream_version_key", definition: "UNIQUE (stream_id, version)" },
+        ])
+        expect(summary(yield* Stream.runCollect(store.readAll()))).toEqual(summary(stored))
+        const duplicate = yield* Effect.flip(store.append("customer-1", [{ ...first }], ExpectedVersion.any))
+        expect(duplicate).toMatchObject({ _tag: "StoreUnavailable", retryable: false })
+        expect(duplicate.message).toContain("event ids must be unique")
+        expect(yield* store.append("customer-2", [{ ...first }], ExpectedVersion.exact(1))).toEqual({
+          streamVersion: 2,
+          position: 4n,
+        })
+      }),
+    ))
+
+  it("migration 4 adopts the index an operator built beforehand instead of building it again", () =>
+    runScoped(
+      Effect.gen(function* () {
+        const { connectionString } = server()
+        const schema = uniqueSchemaName("adopt4")
+        const before = yield* makePostgresEventStore({ connectionString, schema })
+        yield* before.append("customer-1", newEvents(3), ExpectedVersion.noStream)
+        yield* before.close
+        yield* Effect.promise(() => backToBeforeMigration4(connectionString, schema))
+        const built = yield* Effect.promise(() =>
+          withClient(connectionString, async (client) => {
+            await client.query(
+              `CREATE UNIQUE INDEX CONCURRENTLY events_stream_event_id_key ON "${schema}".events (stream_id, event_id)`,
+            )
+            const result = await client.query<{ oid: number }>("SELECT $1::regclass::oid AS oid", [
+              `"${schema}".events_stream_event_id_key`,
+            ])
+            return result.rows[0]?.oid
+          }),
+        )
+
+        const store = yield* PostgresEventStore.make({ connectionString, schema })
+        const adopted = yield* Effect.promise(() =>
+          withClient(connectionString, (client) =>
+            client.query<{ index: number }>(
+              "SELECT conindid AS index FROM pg_constraint WHERE conname = 'events_stream_event_id_key' AND connamespace = $1::regnamespace",
+              [`"${schema}"`],
+            ),
+          ),
+        )
+        expect(built).toBeDefined()
+        expect(adopted.rows).toEqual([{ index: built }])
+        expect(yield* Effect.promise(() => uniqueConstraintsOf(connectionString, schema))).not.toContainEqual(
+          expect.objectContaining({ name: "events_event_id_key" }),
+        )
+        expect(yield* store.readStream("customer-1")).toHaveLength(3)
       }),
     ))
 
@@ -236,6 +309,42 @@ describeWithPostgres("PostgresEventStore", (server) => {
       }),
     ))
 
+  it("the batch function, called by hand, refuses counts that do not match its events and writes nothing", () =>
+    runScoped(
+      Effect.gen(function* () {
+        const schema = uniqueSchemaName("batchargs")
+        const store = yield* PostgresEventStore.make({ connectionString: server().connectionString, schema })
+        const call = (counts: string) =>
+          Effect.promise(() =>
+            withClient(server().connectionString, (client) =>
+              client
+                .query(`SELECT * FROM "${schema}".append_batch(ARRAY['a', 'b'], ARRAY['any', 'any'],
+                          ARRAY[NULL, NULL]::integer[], ${counts}, ARRAY['id-1', 'id-2'], ARRAY['T', 'T'],
+                          ARRAY[1, 1], ARRAY['{}', '{}']::json[], ARRAY['{}', '{}']::json[])`)
+                .then(
+                  (result) => result.rows,
+                  (error: Error & { code?: string }) => `${error.code}: ${error.message}`,
+                ),
+            ),
+          )
+        expect(yield* call("ARRAY[1, 2]")).toBe(
+          "22023: relata: append_batch counts 3 events, but 2 event ids were given",
+        )
+        expect(yield* call("ARRAY[3, -1]")).toMatch(/^22023: relata: append_batch needs one expected kind/)
+        expect(yield* call("ARRAY[NULL, 2]::integer[]")).toMatch(/^22023: relata: append_batch needs/)
+        expect(yield* call("ARRAY[2]")).toMatch(/^22023: relata: append_batch needs/)
+        expect(yield* Stream.runCollect(store.readAll())).toEqual([])
+        expect(yield* call("ARRAY[0, 2]")).toEqual([
+          { ord: 1, appended: true, stream_version: 0, last_position: "0" },
+          { ord: 2, appended: true, stream_version: 2, last_position: "2" },
+        ])
+        expect((yield* store.readStream("b")).map((event) => [event.eventId, event.version])).toEqual([
+          ["id-1", 1],
+          ["id-2", 2],
+        ])
+      }),
+    ))
+
   it("stores payloads as written, including NUL characters that jsonb would reject", () =>
     runScoped(
       Effect.gen(function* () {
@@ -252,6 +361,28 @@ describeWithPostgres("PostgresEventStore", (server) => {
       }),
     ))
 })
+
+/**
+ * Back to what the releases before migration 4 left behind: event ids unique across the store. The
+ * migrations after 4 are forgotten too, so that opening the store applies them again, in order.
+ */
+const backToBeforeMigration4 = (connectionString: string, schema: string) =>
+  withClient(connectionString, (client) =>
+    client.query(`ALTER TABLE "${schema}".events DROP CONSTRAINT events_stream_event_id_key,
+                    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
+                  DELETE FROM "${schema}".schema_migrations WHERE version >= 4`),
+  )
+
+/** The events table's primary key and unique constraints, by name. */
+const uniqueConstraintsOf = (connectionString: string, schema: string) =>
+  withClient(connectionString, async (client) => {
+    const result = await client.query<{ name: string; definition: string }>(
+      `SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+        WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY conname`,
+      [`"${schema}".events`],
+    )
+    return result.rows
+  })
 
 /** Like `waitFor`, for a condition that needs a query. */
 const waitForAsync = (
