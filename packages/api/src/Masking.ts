@@ -3,7 +3,7 @@
  * E-mail addresses keep their first character and domain, phone and fax numbers their last four
  * digits, postal addresses nothing; the same for every contact person.
  */
-import type { CustomerCardView } from "@relata/projections"
+import type { CustomerCard } from "@relata/projections"
 
 /** `ana@example.com` -> `a***@example.com`. */
 export const maskEmail = (email: string): string => {
@@ -25,8 +25,8 @@ const maskOptional = <T extends object, K extends keyof T>(
   return typeof value === "string" ? ({ [key]: mask(value) } as Partial<Pick<T, K>>) : {}
 }
 
-/** A card with its personal data masked, for viewers. */
-export const maskCard = <Card extends CustomerCardView>(card: Card): Card => ({
+/** A card (or a view of one) with its personal data masked, for viewers. */
+export const maskCard = <Card extends CustomerCard>(card: Card): Card => ({
   ...card,
   profile: {
     ...card.profile,

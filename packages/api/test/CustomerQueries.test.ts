@@ -84,6 +84,21 @@ describe("query routes", () => {
     expect(card.contacts[0]).toMatchObject({ name: "Li Wei", email: "l***@acme.example", phone: "***1111" })
   })
 
+  it("sends a card's body exactly as its view serialises, for viewers masked, read once or again", async () => {
+    const url = `/v1/customers/${acme.customerId}`
+    for (const who of ["rep", "viewer"] as const) {
+      // The card rebuilt from the events at the last position: a view object, serialised by fastify.
+      const rebuilt = await get(`${url}?atPosition=${lastPosition}`, who)
+      expect(rebuilt.statusCode, rebuilt.body).toBe(200)
+      for (const response of [await get(`${url}?minPosition=${lastPosition}`, who), await get(url, who)]) {
+        expect(response.statusCode, response.body).toBe(200)
+        expect(response.headers["content-type"]).toBe("application/json; charset=utf-8")
+        expect(response.body).toBe(rebuilt.body)
+      }
+    }
+    expect(json<Card>(await get(url, "viewer")).profile.email).toBe("s***@acme.example")
+  })
+
   it("rebuilds the card at a position, a recorded instant or a business date", async () => {
     const atRegistration = json<Card>(
       await get(`/v1/customers/${acme.customerId}?atPosition=${registeredAt}`),
@@ -101,8 +116,18 @@ describe("query routes", () => {
     expect(before.statusCode).toBe(404)
   })
 
-  it("answers 404 for an unknown customer and 400 for a bad moment", async () => {
+  it("answers 404 for an unknown customer and 400 for a bad id or moment", async () => {
     expect((await get("/v1/customers/nobody")).statusCode).toBe(404)
+    const badId = await get("/v1/customers/-nobody")
+    expect(badId.statusCode).toBe(400)
+    expect(json(badId).errors).toEqual([expect.objectContaining({ in: "params", path: "/customerId" })])
+    const badContact = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/customers/${acme.customerId}/contacts/-c`,
+      headers: auth("rep"),
+    })
+    expect(badContact.statusCode).toBe(400)
+    expect(json(badContact).errors).toEqual([expect.objectContaining({ in: "params", path: "/contactId" })])
     expect((await get(`/v1/customers/${acme.customerId}?asOf=yesterday`)).statusCode).toBe(400)
     expect((await get(`/v1/customers/${acme.customerId}?atPosition=-1`)).statusCode).toBe(400)
   })

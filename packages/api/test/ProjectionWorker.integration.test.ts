@@ -213,6 +213,19 @@ describe("projections in a separate worker", () => {
       })
       expect(card.statusCode, card.body).toBe(200)
       expect(json(card)).toMatchObject({ customerId, profile: { name: "Worker Built Ltd" }, version: 1 })
+      // Read again after the worker's next commit: the server's copy of the card goes with it.
+      const qualified = await server.app.inject({
+        method: "POST",
+        url: `/v1/customers/${customerId}/qualify`,
+        headers: auth("rep"),
+      })
+      expect(qualified.statusCode, qualified.body).toBe(200)
+      const again = await server.app.inject({
+        method: "GET",
+        url: `/v1/customers/${customerId}?minPosition=${json<{ position: string }>(qualified).position}`,
+        headers: auth("rep"),
+      })
+      expect(json(again)).toMatchObject({ customerId, stage: "prospect", version: 2 })
 
       const statuses = await server.app.inject({
         method: "GET",

@@ -1,6 +1,7 @@
 /**
  * The server around the app: it opens the stores before listening (and refuses to start when it
- * cannot), and a close lets in-flight commands finish before the stores close.
+ * cannot), a close lets in-flight commands finish before the stores close, and a card read again
+ * from the SQLite file is never older than the last change.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -83,5 +84,56 @@ describe("startServer", () => {
     )
     expect(list.status).toBe(200)
     await reopened.close()
+  })
+
+  it("reads a card again without a stale moment: each change shows at the next read", async () => {
+    const server = await startServer({
+      ...config,
+      eventStore: StoreUrl.make(`sqlite:${join(folder, "cards.sqlite")}`),
+    })
+    try {
+      const send = async (method: string, path: string, body: unknown) => {
+        const response = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${tokens.manager}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        })
+        expect(response.status, await response.clone().text()).toBeLessThan(300)
+        return (await response.json()) as { customerId: string; position: string }
+      }
+      const read = async (path: string, who: keyof typeof tokens = "manager") => {
+        const response = await fetch(`${server.url}${path}`, {
+          headers: { authorization: `Bearer ${tokens[who]}` },
+        })
+        expect(response.status).toBe(200)
+        return { etag: response.headers.get("etag"), body: await response.text() }
+      }
+      const { customerId, position } = await send("POST", "/v1/customers", lead("Kept Card Ltd"))
+      const card = `/v1/customers/${customerId}`
+      const first = await read(`${card}?minPosition=${position}`)
+      expect(await read(card)).toEqual(first)
+      expect(JSON.parse((await read(card, "viewer")).body)).toMatchObject({ stage: "lead" })
+
+      // Each change shows at once to a read that waits for its position, and to every read after it:
+      // the projection commits on the server's own connection, which moves no data_version.
+      const steps: ReadonlyArray<readonly [string, string, unknown, Record<string, unknown>]> = [
+        ["POST", "qualify", {}, { stage: "prospect", version: 2 }],
+        ["PUT", "tier", { to: "A", reason: "Key account" }, { tier: "A", version: 3 }],
+        ["POST", "freeze", { reason: "Audit" }, { frozen: expect.objectContaining({ reason: "Audit" }) }],
+      ]
+      for (const [method, command, body, expected] of steps) {
+        const { position } = await send(method, `${card}/${command}`, body)
+        // A read right after the command may come before the projection's commit and keep that card;
+        // the read that waits for the position must not get it.
+        await read(card)
+        const waited = await read(`${card}?minPosition=${position}`)
+        expect(JSON.parse(waited.body)).toMatchObject({ ...expected, position })
+        expect(waited.etag).toBe(`"${JSON.parse(waited.body).version}"`)
+        expect(await read(card)).toEqual(waited)
+        expect(JSON.parse((await read(card, "viewer")).body)).toMatchObject({ ...expected, position })
+      }
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { type CustomerProfile, type Email, makeInMemoryEventStore, type Phone } from "@relata/domain"
+import {
+  type CustomerProfile,
+  type Email,
+  type Instant,
+  makeInMemoryEventStore,
+  type Phone,
+} from "@relata/domain"
 import {
   CustomerCardProjection,
   type CustomerCardView,
@@ -15,6 +21,7 @@ import {
   normaliseSearchText,
   overdueFollowUps,
   ReadModelStore,
+  storedCustomerCard,
 } from "@relata/projections"
 import { Effect } from "effect"
 import {
@@ -233,6 +240,21 @@ describe("CustomerCard queries", () => {
           ),
         ),
       ).toEqual(idsOf(team.cards))
+    }),
+  )
+
+  it.effect("read one card as stored: the card itself and whether it is overdue, the view's parts", () =>
+    Effect.gen(function* () {
+      const { provide, cards } = yield* world
+      const overdue = cards.find((card) => card.overdue)
+      if (overdue === undefined) throw new Error("no card is overdue at the test's instant")
+      const stored = yield* provide(storedCustomerCard(overdue.customerId, { now }))
+      expect(stored && { ...stored.card, overdue: stored.overdue }).toEqual(overdue)
+      // The store's own object again, unchanged: readers may keep what they derive from it.
+      expect((yield* provide(storedCustomerCard(overdue.customerId, { now })))?.card).toBe(stored?.card)
+      const due = overdue.nextFollowUpDue as Instant
+      expect((yield* provide(storedCustomerCard(overdue.customerId, { now: due })))?.overdue).toBe(false)
+      expect(yield* provide(storedCustomerCard(customerIdOf(count), { now }))).toBeUndefined()
     }),
   )
 

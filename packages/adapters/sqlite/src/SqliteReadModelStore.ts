@@ -7,7 +7,8 @@
  * checkpoint) commits in one `BEGIN IMMEDIATE` transaction that nothing else of this process can
  * interleave with, and a switch of generations is one UPDATE pair in one transaction. Reads run in a
  * read transaction, so the active generation they resolve and the rows they read are one snapshot
- * even while another process switches generations.
+ * even while another process switches generations. A document read again while no connection has
+ * changed the file since comes from memory (see `remember`).
  *
  * `synchronous` defaults to NORMAL here, not FULL as for events: a read model and its checkpoint
  * commit together, so losing the last commits to a power cut only makes the runner apply those
@@ -139,6 +140,34 @@ interface ResolvedCollection {
   readonly statements: CollectionStatements
 }
 
+/** A collection resolved to the active generation, and the documents read from it since. */
+interface ActiveCollection {
+  readonly resolved: ResolvedCollection
+  /** By id, in the order they were last read. */
+  readonly documents: Map<string, JsonObject>
+}
+
+/** What the file looked like to this connection: see `remember`. */
+interface FileStamp {
+  readonly version: number
+  readonly changes: number
+}
+
+/**
+ * How many documents per collection reads keep (the most recently read): a few MB of customer
+ * cards, enough for the ones people are working on.
+ */
+const keptDocumentsPerCollection = 1_000
+
+/** Kept documents go to every reader: none of them may change one. */
+const deepFreeze = <A>(value: A): A => {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const item of Object.values(value)) deepFreeze(item)
+    Object.freeze(value)
+  }
+  return value
+}
+
 /** The page cache of the store's connection, in KiB. */
 const cacheSizeKib = 16 * 1024
 
@@ -169,13 +198,22 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     if (bigInts) statement.setReadBigInts(true)
     return statement
   }
+  /** A statement answering one number, as a one-element row: no row object per call (a read's hot path). */
+  const prepareValue = (sql: string): StatementSync => {
+    const statement = db.prepare(sql)
+    statement.setReturnArrays(true)
+    return statement
+  }
   const generationColumns = "projection, generation, version, layout, checkpoint, active, dropped"
   const st = {
     begin: prepare("BEGIN"),
     beginImmediate: prepare("BEGIN IMMEDIATE"),
     commit: prepare("COMMIT"),
     rollback: prepare("ROLLBACK"),
-    dataVersion: prepare("PRAGMA data_version"),
+    // What this connection's reads kept is valid while these two stay put (see `remember` below).
+    // Two statements: the pragma as a table-valued function prepares its own statement at each call.
+    dataVersion: prepareValue("PRAGMA data_version"),
+    totalChanges: prepareValue("SELECT total_changes()"),
     generations: prepare(
       `SELECT ${generationColumns} FROM read_model_generations WHERE projection = ? AND dropped = 0 ORDER BY generation`,
       true,
@@ -630,63 +668,101 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
     action: string,
     collection: string,
     options: ReadOptions | undefined,
-    body: (resolved: ResolvedCollection) => Result.Result<A, E>,
+    body: (resolved: ResolvedCollection, active: ActiveCollection | undefined) => Result.Result<A, E>,
   ): Effect.Effect<A, E | CollectionNotFound | ReadModelStoreError> =>
     inTransaction(action, st.begin, (): Result.Result<A, E | CollectionNotFound> => {
       const resolved = resolve(collection, options)
       if (resolved instanceof CollectionNotFound) return Result.fail(resolved)
-      if (options?.generation === undefined) remember(collection, resolved)
-      return body(resolved)
+      return body(resolved, options?.generation === undefined ? remember(collection, resolved) : undefined)
     })
 
-  // The active collections reads resolved, kept while the file is as it was then: no other
-  // connection has committed since (`PRAGMA data_version` moves with their commits; another process's
-  // switch to a rebuilt generation is one), and this one has not created, switched or dropped a
-  // generation (those forget them: its own commits do not move data_version). A card by id is then
-  // one SELECT instead of a read transaction around two statements. Any append to the file moves
-  // data_version too, so under write load most reads take the full path.
-  const resolvedActive = new Map<string, ResolvedCollection>()
-  let resolvedAtVersion: number | undefined
+  // What reads keep while the file is as it was when they read it: the active collections they
+  // resolved, and the documents `get` read from them. The file is as it was while no other
+  // connection has committed (`data_version` moves with their commits: another process's projection
+  // batch, its switch to a rebuilt generation) and this one has changed no row (`total_changes()`
+  // counts its own projection commits, which do not move data_version; creating, switching and
+  // dropping a generation also forget everything at once). Every `get` checks both first, so a card
+  // read again costs those two small statements instead of a SELECT and a JSON parse, and it is the
+  // same (frozen) object: readers may keep what they derive from it (the API keeps the response
+  // body). Any append to the file moves data_version too, so under write load most reads take the
+  // full path: a read transaction, the collection resolved again, the document read and kept.
+  const active = new Map<string, ActiveCollection>()
+  let activeAt: FileStamp | undefined
 
-  const dataVersion = (): number => (st.dataVersion.get() as { data_version: number }).data_version
+  const dataVersion = (): number => (st.dataVersion.get() as unknown as [number])[0]
+  const totalChanges = (): number => (st.totalChanges.get() as unknown as [number])[0]
+
+  const fileStamp = (): FileStamp => ({ version: dataVersion(), changes: totalChanges() })
+
+  /** Whether the file is as `stamp` saw it: the first step of every `get`, so it makes no stamp. */
+  const unchangedSince = (stamp: FileStamp): boolean =>
+    dataVersion() === stamp.version && totalChanges() === stamp.changes
 
   const forgetResolved = (): void => {
-    resolvedActive.clear()
-    resolvedAtVersion = undefined
+    active.clear()
+    activeAt = undefined
   }
 
-  /** Called inside the read transaction that resolved it, so the version read is the snapshot's. */
-  const remember = (collection: string, resolved: ResolvedCollection): void => {
-    const version = dataVersion()
-    if (version !== resolvedAtVersion) {
-      resolvedActive.clear()
-      resolvedAtVersion = version
+  /** Called inside the read transaction that resolved it, so the stamp read is the snapshot's. */
+  const remember = (collection: string, resolved: ResolvedCollection): ActiveCollection => {
+    const stamp = fileStamp()
+    if (activeAt === undefined || stamp.version !== activeAt.version || stamp.changes !== activeAt.changes) {
+      active.clear()
+      activeAt = stamp
     }
-    resolvedActive.set(collection, resolved)
+    let known = active.get(collection)
+    if (known === undefined) {
+      known = { resolved, documents: new Map() }
+      active.set(collection, known)
+    }
+    return known
   }
 
-  const stillResolved = (collection: string): ResolvedCollection | undefined => {
-    if (resolvedAtVersion === undefined || dataVersion() !== resolvedAtVersion) return undefined
-    return resolvedActive.get(collection)
+  /** The collection as last resolved, if the file has not changed since; reads the stamp first. */
+  const stillActive = (collection: string): ActiveCollection | undefined => {
+    if (activeAt === undefined || !unchangedSince(activeAt)) return undefined
+    return active.get(collection)
   }
 
   const documentOf = (row: unknown): JsonObject | undefined =>
     row === undefined ? undefined : (JSON.parse((row as { doc: string }).doc) as JsonObject)
 
+  /**
+   * A document of a collection whose stamp was read before this (so a document read now is at least
+   * as new as the stamp it is kept under): the kept one, or read now and kept. When the collection
+   * keeps its most, the one read longest ago goes.
+   */
+  const documentIn = (known: ActiveCollection, id: string): JsonObject | undefined => {
+    const kept = known.documents.get(id)
+    if (kept !== undefined) {
+      known.documents.delete(id)
+      known.documents.set(id, kept)
+      return kept
+    }
+    const document = documentOf(known.resolved.statements.get.get(id))
+    if (document === undefined) return undefined
+    if (known.documents.size >= keptDocumentsPerCollection) {
+      const oldest = known.documents.keys().next().value
+      if (oldest !== undefined) known.documents.delete(oldest)
+    }
+    known.documents.set(id, deepFreeze(document))
+    return document
+  }
+
   const get: ReadModelStoreService["get"] = (collection, id, options) =>
     Effect.suspend(() => {
       if (options?.generation === undefined && !closed) {
         try {
-          const resolved = stillResolved(collection)
-          if (resolved !== undefined) return Effect.succeed(documentOf(resolved.statements.get.get(id)))
+          const known = stillActive(collection)
+          if (known !== undefined) return Effect.succeed(documentIn(known, id))
         } catch {
           // Its table went between the check and the read (another process dropped the generation):
           // resolve afresh below.
           forgetResolved()
         }
       }
-      return read(`read ${collection}/${id}`, collection, options, ({ statements }) =>
-        Result.succeed(documentOf(statements.get.get(id))),
+      return read(`read ${collection}/${id}`, collection, options, ({ statements }, known) =>
+        Result.succeed(known === undefined ? documentOf(statements.get.get(id)) : documentIn(known, id)),
       )
     })
 

@@ -39,6 +39,7 @@ import {
 } from "@relata/projections"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
+import fc from "fast-check"
 
 const tempFile = Effect.acquireRelease(
   Effect.sync(() =>
@@ -412,4 +413,97 @@ describe("SqliteReadModelStore", () => {
         expect(yield* reader.get(notes.name, "missing")).toBeUndefined()
       }),
   )
+
+  describe("documents read again", () => {
+    interface Note {
+      readonly text: string
+    }
+    const notes = defineCollection<Note>({
+      name: "kept_notes",
+      fields: { text: Field.text((note) => note.text) },
+    })
+    const model: ReadModelDefinition = { name: "kept", version: 1, collections: [notes] }
+
+    /** One file, two connections: the server's (which reads, and writes as the in-process projection) and a worker's. */
+    const connections = Effect.gen(function* () {
+      const file = yield* tempFile
+      const server = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
+      const worker = yield* Effect.acquireRelease(makeSqliteReadModelStore({ path: file }), (s) => s.close)
+      const generation = yield* server.createGeneration(model)
+      yield* server.activate(generation)
+      yield* worker.attach(model, generation.generation)
+      const write = (store: ReadModelStoreService, id: string, note: Note | undefined) =>
+        store.transact(generation, (tx) =>
+          Effect.sync(() =>
+            note === undefined ? tx.delete(notes.name, id) : tx.put(notes.name, id, { ...note }),
+          ),
+        )
+      return { server, worker, write }
+    })
+
+    it("are never older than the last commit, whichever connection made it", async () => {
+      const id = fc.constantFrom("n1", "n2")
+      const step = fc.oneof(
+        fc.record({ kind: fc.constant("read" as const), id }),
+        fc.record({
+          kind: fc.constantFrom("server" as const, "worker" as const),
+          id,
+          text: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }),
+        }),
+      )
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { maxLength: 30 }), (steps) =>
+          Effect.runPromise(
+            Effect.scoped(
+              Effect.gen(function* () {
+                const { server, worker, write } = yield* connections
+                const expected = new Map<string, Note>()
+                for (const s of steps) {
+                  if (s.kind === "read") {
+                    expect(yield* server.get(notes.name, s.id)).toEqual(expected.get(s.id))
+                    continue
+                  }
+                  const note = s.text === undefined ? undefined : { text: s.text }
+                  yield* write(s.kind === "server" ? server : worker, s.id, note)
+                  if (note === undefined) expected.delete(s.id)
+                  else expected.set(s.id, note)
+                }
+              }),
+            ),
+          ),
+        ),
+        { numRuns: 100 },
+      )
+    })
+
+    it.effect(
+      "are the same frozen object while the file is unchanged, and again right past a thousand of them",
+      () =>
+        Effect.gen(function* () {
+          const { server, worker, write } = yield* connections
+          yield* write(server, "n1", { text: "first" })
+          const first = yield* server.get(notes.name, "n1")
+          expect(yield* server.get(notes.name, "n1")).toBe(first)
+          expect(Object.isFrozen(first)).toBe(true)
+          // Reading it at a named generation is a read of its own, outside what is kept.
+          expect(yield* server.get(notes.name, "n1", { generation: 1 })).not.toBe(first)
+
+          const ids = Array.from({ length: 1_050 }, (_, i) => `m${i}`)
+          yield* worker.transact({ projection: "kept", generation: 1 }, (tx) =>
+            Effect.sync(() => {
+              for (const id of ids) tx.put(notes.name, id, { text: id })
+            }),
+          )
+          for (let round = 0; round < 2; round++) {
+            for (const id of ids) expect(yield* server.get(notes.name, id)).toEqual({ text: id })
+          }
+          // A worker's commit (moves data_version), then the server's own (moves only its changes count).
+          yield* write(worker, "m0", { text: "changed" })
+          expect(yield* server.get(notes.name, "m0")).toEqual({ text: "changed" })
+          yield* write(server, "m1049", { text: "changed too" })
+          expect(yield* server.get(notes.name, "m1049")).toEqual({ text: "changed too" })
+          expect(yield* server.get(notes.name, "m1")).toEqual({ text: "m1" })
+        }),
+    )
+  })
 })

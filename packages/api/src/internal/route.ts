@@ -68,10 +68,16 @@ export interface RouteSpec<Params, Query, Body, Headers> {
   /** When the body may be left out entirely (every field optional): a missing body decodes as `{}`. */
   readonly bodyOptional?: boolean
   readonly responses: Readonly<Record<number, RouteResponse>>
-  /** Returns the response body (fastify sends it), or throws an ApiFailure. */
+  /** Returns the response body (fastify sends it; `jsonText` for one already serialised), or throws an ApiFailure. */
   readonly handler: (input: RouteInput<Params, Query, Body, Headers>) => Promise<unknown>
   /** Hide from the OpenAPI document (the document's own route). */
   readonly hidden?: boolean
+}
+
+/** A response body already serialised to JSON: sent as it is, as JSON (a bare string would go as text). */
+export const jsonText = (reply: FastifyReply, json: string): string => {
+  reply.type("application/json; charset=utf-8")
+  return json
 }
 
 const toJsonSchema = (schema: Schema.Constraint, strict: boolean): Record<string, unknown> => {
@@ -161,6 +167,33 @@ export const makeDecoder = <T>(
   }
 }
 
+/**
+ * Path parameters as the router gives them: one string per parameter of the URL and no other key.
+ * Each is decoded with its own field's schema, which costs a third of decoding the struct (that
+ * walks and checks the keys, through a generator, on every request); a failure is decoded again
+ * whole, for its issues.
+ */
+const makeParamsDecoder = <T>(
+  schema: Schema.ConstraintDecoder<T>,
+): ((input: unknown) => Result.Result<T, InvalidInput>) => {
+  const whole = makeDecoder(schema, "params", true)
+  // A struct with checks of its own is decoded whole: they see every field at once.
+  if (!Schema.isSchema(schema) || !("fields" in schema) || schema.ast.checks !== undefined) return whole
+  const fields = Object.entries(schema.fields as Record<string, Schema.Top>).map(
+    ([name, field]) => [name, Schema.decodeUnknownResult(field as Schema.Decoder<unknown>)] as const,
+  )
+  return (input) => {
+    const params = input as Record<string, unknown>
+    const decoded: Record<string, unknown> = {}
+    for (const [name, decode] of fields) {
+      const value = decode(params[name])
+      if (Result.isFailure(value)) return whole(input)
+      decoded[name] = value.success
+    }
+    return Result.succeed(decoded as T)
+  }
+}
+
 const fastifyPart = { params: "params", querystring: "query", headers: "headers", body: "body" } as const
 
 /** A parsed query string without parameters. */
@@ -188,7 +221,7 @@ export const addRoute = <Params = unknown, Query = unknown, Body = unknown, Head
 ): void => {
   // Headers are open (clients and proxies add their own); everything else rejects unknown keys.
   const decoders = {
-    params: spec.params && makeDecoder(spec.params, "params", true),
+    params: spec.params && makeParamsDecoder(spec.params),
     query: spec.query && makeDecoder(spec.query, "query", true),
     headers: spec.headers && makeDecoder(spec.headers, "headers", false),
     body: spec.body && makeDecoder(spec.body, "body", true),

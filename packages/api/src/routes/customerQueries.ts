@@ -23,10 +23,10 @@ import {
   type CustomerCardSort,
   CustomerCardView,
   customerAuditTrailFromStore,
-  customerCard,
   customerCardAsOf,
   listCustomerCards,
   overdueFollowUps,
+  storedCustomerCard,
   viewOf,
 } from "@relata/projections"
 import { Clock, Effect, type ManagedRuntime, Schema } from "effect"
@@ -35,10 +35,11 @@ import { Forbidden, NotFound } from "../ApiError.ts"
 import type { ApiServices } from "../ApiLayer.ts"
 import type { Principal } from "../Auth.ts"
 import { CustomerPath, etagOf, RecordedEventView, recordedEventView } from "../HttpSchemas.ts"
-import { addRoute } from "../internal/route.ts"
+import { cardBody } from "../internal/cardBody.ts"
+import { addRoute, jsonText } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
 import { maskCard } from "../Masking.ts"
-import { type ApiFailure, ProblemDocument } from "../Problem.ts"
+import { ProblemDocument } from "../Problem.ts"
 import { Limit, Position, readYourWrites } from "./queryParameters.ts"
 
 export interface CustomerQueriesOptions {
@@ -181,22 +182,33 @@ export const customerQueries = async (
     },
     handler: async ({ params, query, principal, request, reply }) => {
       const { asOf, atPosition, effectiveAt } = query
-      const historical = asOf !== undefined || atPosition !== undefined || effectiveAt !== undefined
-      // The plain read is the hot path: no generator around it when there is nothing to wait for.
-      const program: Effect.Effect<CustomerCardView | undefined, ApiFailure, ApiServices> = historical
-        ? Effect.gen(function* () {
-            const moment = {
-              ...(atPosition === undefined ? {} : { position: BigInt(atPosition) }),
-              ...(asOf === undefined ? {} : { recordedAt: asOf }),
-              ...(effectiveAt === undefined ? {} : { effectiveAt }),
-            } as CustomerCardAsOf
-            const card = yield* customerCardAsOf(yield* EventStore, params.customerId, moment)
-            return card === undefined ? undefined : viewOf(card, asOf ?? effectiveAt ?? (yield* nowInstant))
-          })
-        : query.minPosition === undefined
-          ? customerCard(params.customerId)
-          : Effect.andThen(readYourWrites(query.minPosition, timeoutMs), customerCard(params.customerId))
-      const card = await runEffect(runtime, request, program)
+      if (asOf === undefined && atPosition === undefined && effectiveAt === undefined) {
+        // The hot path: the card as the read model holds it, its body made once per stored card.
+        const read = storedCustomerCard(params.customerId)
+        const stored = await runEffect(
+          runtime,
+          request,
+          query.minPosition === undefined
+            ? read
+            : Effect.andThen(readYourWrites(query.minPosition, timeoutMs), read),
+        )
+        if (stored === undefined) throw new NotFound({ what: `Customer ${params.customerId}` })
+        reply.header("etag", etagOf(stored.card.version))
+        return jsonText(reply, cardBody(stored.card, stored.overdue, principal?.role === "viewer"))
+      }
+      const moment = {
+        ...(atPosition === undefined ? {} : { position: BigInt(atPosition) }),
+        ...(asOf === undefined ? {} : { recordedAt: asOf }),
+        ...(effectiveAt === undefined ? {} : { effectiveAt }),
+      } as CustomerCardAsOf
+      const card = await runEffect(
+        runtime,
+        request,
+        Effect.gen(function* () {
+          const card = yield* customerCardAsOf(yield* EventStore, params.customerId, moment)
+          return card === undefined ? undefined : viewOf(card, asOf ?? effectiveAt ?? (yield* nowInstant))
+        }),
+      )
       if (card === undefined) throw new NotFound({ what: `Customer ${params.customerId}` })
       reply.header("etag", etagOf(card.version))
       return visible(principal)(card)

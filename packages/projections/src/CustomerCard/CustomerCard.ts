@@ -114,8 +114,12 @@ export const nextCard = (
   }
 }
 
+/** Whether the card's next follow-up was due before `now`. */
+export const overdueAt = (card: CustomerCard, now: Instant): boolean =>
+  card.nextFollowUpDue !== null && card.nextFollowUpDue < now
+
 /** The view of a card at `now`: overdue when its next follow-up was due before `now`. */
 export const viewOf = (card: CustomerCard, now: Instant): CustomerCardView => ({
   ...card,
-  overdue: card.nextFollowUpDue !== null && card.nextFollowUpDue < now,
+  overdue: overdueAt(card, now),
 })

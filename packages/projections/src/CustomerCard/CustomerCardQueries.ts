@@ -20,7 +20,7 @@ import {
   type Region,
   type Tier,
 } from "@relata/domain"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import {
   type Condition,
   type InvalidReadModelQuery,
@@ -28,7 +28,7 @@ import {
   type ReadModelReadError,
   ReadModelStore,
 } from "../ReadModelStore.ts"
-import { type CustomerCard, type CustomerCardView, viewOf } from "./CustomerCard.ts"
+import { type CustomerCard, type CustomerCardView, overdueAt, viewOf } from "./CustomerCard.ts"
 import {
   customerCardsCollection,
   customerDuplicateKeysCollection,
@@ -83,8 +83,21 @@ const sortFields: Record<CustomerCardSort, string> = {
   purchaseCount: "purchaseCount",
 }
 
+// The Clock's instant as text, made once per millisecond: reads at a high rate share it.
+let lastMillis = Number.NaN
+let lastInstant = instantFromMillis(0)
+const instantAt = (millis: number): Instant => {
+  if (millis !== lastMillis) {
+    lastInstant = instantFromMillis(millis)
+    lastMillis = millis
+  }
+  return lastInstant
+}
+
 const nowOr = (now: Instant | undefined): Effect.Effect<Instant> =>
-  now === undefined ? Effect.map(Clock.currentTimeMillis, instantFromMillis) : Effect.succeed(now)
+  now === undefined
+    ? Effect.clockWith((clock) => Effect.succeed(instantAt(clock.currentTimeMillisUnsafe())))
+    : Effect.succeed(now)
 
 // Documents in `customer_cards` are written only by the card projection from a CustomerCard, so they
 // are read back as such without decoding each one again (card lists are a hot path).
@@ -110,16 +123,38 @@ const where = (filter: CustomerCardFilter, now: Instant): NonNullable<ReadModelQ
   }
 }
 
+/**
+ * A card as the read model holds it, and whether it is overdue at the instant it was read: the
+ * parts of its view, without copying the card. Stores may hand the same card to every reader while
+ * it is unchanged (frozen), so a reader can keep what it derives from it, such as a response body.
+ */
+export interface StoredCustomerCard {
+  readonly card: CustomerCard
+  readonly overdue: boolean
+}
+
+/** One customer's card as stored, and whether it is overdue at `now` (the Clock's unless given). */
+export const storedCustomerCard = (
+  customerId: CustomerId,
+  options: { readonly now?: Instant } = {},
+): Effect.Effect<StoredCustomerCard | undefined, ReadModelReadError, ReadModelStore> =>
+  // No generator: this is the API's hottest read.
+  ReadModelStore.use((store) =>
+    Effect.flatMap(store.get(customerCardsCollection, customerId), (document) => {
+      if (document === undefined) return Effect.undefined
+      const card = asCard(document)
+      return Effect.map(nowOr(options.now), (now) => ({ card, overdue: overdueAt(card, now) }))
+    }),
+  )
+
 /** One customer's card as of now, or undefined when there is none. */
 export const customerCard = (
   customerId: CustomerId,
   options: { readonly now?: Instant } = {},
 ): Effect.Effect<CustomerCardView | undefined, ReadModelReadError, ReadModelStore> =>
-  Effect.gen(function* () {
-    const store = yield* ReadModelStore
-    const document = yield* store.get(customerCardsCollection, customerId)
-    return document === undefined ? undefined : viewOf(asCard(document), yield* nowOr(options.now))
-  })
+  Effect.map(storedCustomerCard(customerId, options), (stored) =>
+    stored === undefined ? undefined : { ...stored.card, overdue: stored.overdue },
+  )
 
 /** A page of cards that match the filters and search, in the order asked. */
 export const listCustomerCards = (
