@@ -64,8 +64,9 @@ export type JsonObject = { readonly [key: string]: Json }
 /** An event as the writer hands it to the store. */
 export interface EventToAppend {
   /**
-   * Unique within its stream; a store may use it to recognise a retried append (KurrentDB does). The
-   * durable stores reject an append that repeats an id already in its stream (decision 0018).
+   * Unique within its stream; a store may use it to recognise a retried append (KurrentDB accepts such
+   * a repeat as a retry). The SQLite and PostgreSQL stores reject an append that repeats an id already
+   * in its stream, or twice in itself (decision 0018).
    */
   readonly eventId: string
   readonly type: string

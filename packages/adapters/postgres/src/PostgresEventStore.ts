@@ -153,7 +153,7 @@ const build = (pool: pg.Pool, config: ResolvedConfig): PostgresEventStoreHandle 
         if (codeOf(outcome.error) === UNIQUE_VIOLATION && !closed) {
           if ((outcome.error as { readonly constraint?: string }).constraint === eventIdConstraint) {
             return yield* new StoreUnavailable({
-              reason: `append to ${streamId}: an event with one of these event ids is already in the stream; event ids must be unique within a stream`,
+              reason: `append to ${streamId}: it repeats an event id (already in the stream, or twice in this append); event ids must be unique within a stream`,
               retryable: false,
               cause: outcome.error,
             })

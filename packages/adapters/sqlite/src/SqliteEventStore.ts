@@ -107,7 +107,7 @@ const build = (db: DatabaseSync, st: Statements, config: ResolvedConfig): Sqlite
     // Both messages name events.stream_id ("UNIQUE constraint failed: events.stream_id, events.…").
     if (messageOf(cause).includes("events.event_id")) {
       return new StoreUnavailable({
-        reason: `append to ${streamId}: the stream already holds an event with one of these event ids; event ids must be unique within a stream`,
+        reason: `append to ${streamId}: it repeats an event id (already in the stream, or twice in this append); event ids must be unique within a stream`,
         retryable: false,
         cause,
       })

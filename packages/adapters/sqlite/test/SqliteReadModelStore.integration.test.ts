@@ -494,9 +494,16 @@ describe("SqliteReadModelStore", () => {
               for (const id of ids) tx.put(notes.name, id, { text: id })
             }),
           )
-          for (let round = 0; round < 2; round++) {
-            for (const id of ids) expect(yield* server.get(notes.name, id)).toEqual({ text: id })
+          const firstReads = new Map<string, unknown>()
+          for (const id of ids) {
+            const read = yield* server.get(notes.name, id)
+            expect(read).toEqual({ text: id })
+            firstReads.set(id, read)
           }
+          // The last thousand read are kept (the same objects); the first fifty went to make room.
+          expect(yield* server.get(notes.name, "m1049")).toBe(firstReads.get("m1049"))
+          expect(yield* server.get(notes.name, "m50")).toBe(firstReads.get("m50"))
+          expect(yield* server.get(notes.name, "m0")).not.toBe(firstReads.get("m0"))
           // A worker's commit (moves data_version), then the server's own (moves only its changes count).
           yield* write(worker, "m0", { text: "changed" })
           expect(yield* server.get(notes.name, "m0")).toEqual({ text: "changed" })

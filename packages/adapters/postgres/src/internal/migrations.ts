@@ -359,7 +359,8 @@ ALTER TABLE ${n.events} DROP CONSTRAINT events_event_id_key;
   {
     version: 5,
     description: "the group-commit append function, with less work under the lock",
-    // The same function as migration 3, judging appends the same way, rewritten for the time it
+    // The same function as migration 3, judging valid appends the same way (it also refuses NULL or
+    // negative counts, and checks the counts before taking the lock), rewritten for the time it
     // holds the append lock, which bounds the throughput of every writer of the schema:
     // - what depends on the parameters alone (each event's append, the batch's distinct streams) is
     //   computed before taking the lock;
