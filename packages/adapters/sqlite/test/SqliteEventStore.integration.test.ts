@@ -116,6 +116,13 @@ describe("SqliteEventStore", () => {
               stream_id TEXT NOT NULL, state_schema_version INTEGER NOT NULL, version INTEGER NOT NULL CHECK (version >= 0),
               state TEXT NOT NULL, PRIMARY KEY (stream_id, state_schema_version)
             ) STRICT;
+            -- Read models live in the events' file by default; RENAME re-checks their triggers.
+            CREATE TABLE notes (rid INTEGER PRIMARY KEY, search TEXT NOT NULL);
+            CREATE VIRTUAL TABLE notes_fts USING fts5(search, content=notes, content_rowid=rid, tokenize='trigram');
+            CREATE TRIGGER notes_fts_insert AFTER INSERT ON notes BEGIN
+              INSERT INTO notes_fts (rowid, search) VALUES (new.rid, new.search);
+            END;
+            INSERT INTO notes (search) VALUES ('hello world');
             INSERT INTO events VALUES
               (3, 'customer-1', 1, 'a', 'NoteAdded', 1, '{"n":1}', '{}'),
               (7, 'customer-2', 1, 'b', 'NoteAdded', 1, '{"n":2}', '{}'),
@@ -138,6 +145,11 @@ describe("SqliteEventStore", () => {
           const error = yield* Effect.flip(store.append("customer-1", [repeat], ExpectedVersion.exact(2)))
           expect(error.message).toContain("event ids must be unique within a stream")
           expect(explainQueryPlans(file).streamVersion).toContain("sqlite_autoindex_events_2")
+          const db = yield* connect(file)
+          db.prepare("INSERT INTO notes (search) VALUES ('another word')").run()
+          expect(
+            db.prepare("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'wor' ORDER BY rowid").all(),
+          ).toEqual([{ rowid: 1 }, { rowid: 2 }])
         }),
     )
 
