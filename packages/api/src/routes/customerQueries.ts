@@ -149,8 +149,11 @@ const everyone: ReadonlyArray<ActorRole> = ["viewer", "rep", "manager", "auditor
 
 const nowInstant = Effect.map(Clock.currentTimeMillis, instantFromMillis)
 
+/** Viewers read cards with personal data masked. */
+const seesMasked = (principal: Principal | undefined): boolean => principal?.role === "viewer"
+
 const visible = (principal: Principal | undefined) => (card: CustomerCardView) =>
-  principal?.role === "viewer" ? maskCard(card) : card
+  seesMasked(principal) ? maskCard(card) : card
 
 /** Registers the query routes. */
 export const customerQueries = async (
@@ -194,7 +197,7 @@ export const customerQueries = async (
         )
         if (stored === undefined) throw new NotFound({ what: `Customer ${params.customerId}` })
         reply.header("etag", etagOf(stored.card.version))
-        return jsonText(reply, cardBody(stored.card, stored.overdue, principal?.role === "viewer"))
+        return jsonText(reply, cardBody(stored.card, stored.overdue, seesMasked(principal)))
       }
       const moment = {
         ...(atPosition === undefined ? {} : { position: BigInt(atPosition) }),
