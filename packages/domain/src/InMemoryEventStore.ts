@@ -4,6 +4,7 @@
  * walk the log by position, which makes the switch from catch-up to live exact.
  */
 import { Array as Arr, Cause, Deferred, Effect, Layer, Stream } from "effect"
+import { deepFreeze } from "./DeepFreeze.ts"
 import {
   type AppendResult,
   type EventFilter,
@@ -47,14 +48,6 @@ const matches = (event: RecordedEvent, filter: EventFilter | undefined): boolean
 
 const toLimit = (limit: number | undefined): number =>
   limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit))
-
-const deepFreeze = <A>(value: A): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    for (const item of Object.values(value)) deepFreeze(item)
-    Object.freeze(value)
-  }
-  return value
-}
 
 /**
  * Stores what a real adapter would give back: a JSON round trip drops what JSON cannot carry, and the

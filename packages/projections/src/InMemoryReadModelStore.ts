@@ -5,7 +5,7 @@
  * documents.
  */
 import type { GlobalPosition, JsonObject } from "@relata/domain"
-import { StartOfStore } from "@relata/domain"
+import { deepFreeze, StartOfStore } from "@relata/domain"
 import { Effect, Layer, Result } from "effect"
 import {
   type CollectionLayout,
@@ -55,14 +55,6 @@ interface StoredGeneration {
   readonly collections: Map<string, Map<string, StoredDocument>>
   /** Set once the generation is attached (or created) by this instance: what writes need. */
   compiled: ReadonlyMap<string, CompiledCollection> | undefined
-}
-
-const deepFreeze = <A>(value: A): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    for (const item of Object.values(value)) deepFreeze(item)
-    Object.freeze(value)
-  }
-  return value
 }
 
 /** What a real adapter would give back: a JSON round trip, frozen so no reader or writer can change it. */

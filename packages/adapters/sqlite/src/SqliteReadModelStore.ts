@@ -15,7 +15,7 @@
  * events again, and it saves a sync per batch.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite"
-import { type JsonObject, StartOfStore } from "@relata/domain"
+import { deepFreeze, type JsonObject, StartOfStore } from "@relata/domain"
 import {
   type BufferedWrite,
   CheckpointConflict,
@@ -158,15 +158,6 @@ interface FileStamp {
  * cards, enough for the ones people are working on.
  */
 const keptDocumentsPerCollection = 1_000
-
-/** Kept documents go to every reader: none of them may change one. */
-const deepFreeze = <A>(value: A): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    for (const item of Object.values(value)) deepFreeze(item)
-    Object.freeze(value)
-  }
-  return value
-}
 
 /** The page cache of the store's connection, in KiB. */
 const cacheSizeKib = 16 * 1024
@@ -745,6 +736,7 @@ const build = (db: DatabaseSync, config: { readonly path: string; readonly busyT
       const oldest = known.documents.keys().next().value
       if (oldest !== undefined) known.documents.delete(oldest)
     }
+    // Kept documents go to every reader: none of them may change one.
     known.documents.set(id, deepFreeze(document))
     return document
   }
