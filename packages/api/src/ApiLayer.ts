@@ -18,10 +18,11 @@ import {
 import { Layer } from "effect"
 import { ApiCommandHandler } from "./ApiCommandHandler.ts"
 import type { ProjectionsMode } from "./ApiConfig.ts"
+import { LatestCards } from "./LatestCards.ts"
 import { type CheckpointPollingOptions, ProjectionProgress } from "./ProjectionProgress.ts"
 
 /** What the app's routes use. */
-export type ApiServices = EventStore | ApiCommandHandler | ReadModelStore | ProjectionProgress
+export type ApiServices = EventStore | ApiCommandHandler | LatestCards | ReadModelStore | ProjectionProgress
 
 /** The projections the server runs: customer cards, the audit trail and the analytics. */
 export const apiProjections: ReadonlyArray<AnyProjection> = [
@@ -54,6 +55,6 @@ export const apiLayer = <E1, E2>(
       : ProjectionProgress.inProcess.pipe(
           Layer.provide(ProjectionRunner.layer(apiProjections, options.runner ?? {})),
         )
-  const services = Layer.merge(ApiCommandHandler.layer(), progress)
+  const services = Layer.mergeAll(ApiCommandHandler.layer(), LatestCards.layer, progress)
   return services.pipe(Layer.provideMerge(stores))
 }

@@ -151,7 +151,14 @@ const run = (
   eventStore: EventStoreService,
   readModels: ReadModelStoreService,
   config: ProjectionRunnerConfig = {},
-) => makeProjectionRunner(projections as never, { eventStore, readModels }, config)
+  // Under the test clock a wait between commits would never end: tests that are not about it commit
+  // every arrival at once.
+) =>
+  makeProjectionRunner(
+    projections as never,
+    { eventStore, readModels },
+    { headCommitIntervalMs: 0, ...config },
+  )
 
 describe("ProjectionRunner", () => {
   it.effect("runs as a layer over the EventStore and ReadModelStore services", () =>
@@ -256,6 +263,32 @@ describe("ProjectionRunner", () => {
       }
       expect(total(yield* documents(store, "counter_counts"))).toBe(2_504)
     }),
+  )
+
+  it.effect(
+    "at the head, commits what arrives within the commit interval together, and a lone event at once",
+    () =>
+      Effect.gen(function* () {
+        const events = makeInMemoryEventStore()
+        const { store, commits } = spied(makeInMemoryReadModelStore())
+        const runner = yield* run([counter()], events, store, { headCommitIntervalMs: 50 })
+        yield* runner.waitFor(yield* appendEvents(events, 1))
+        expect(commits).toHaveLength(1)
+        // Three appends right after that commit wait for the interval to pass, then commit as one.
+        const last = yield* appendEvents(events, 3)
+        const waiting = yield* Effect.forkChild(runner.waitFor(last))
+        yield* TestClock.adjust(49)
+        expect(waiting.pollUnsafe()).toBeUndefined()
+        expect(commits).toHaveLength(1)
+        yield* TestClock.adjust(1)
+        yield* Fiber.join(waiting)
+        expect(commits).toHaveLength(2)
+        expect(total(yield* documents(store, "counter_counts"))).toBe(4)
+        // After a quiet spell longer than the interval, an event commits without waiting.
+        yield* TestClock.adjust(50)
+        yield* runner.waitFor(yield* appendEvents(events, 1))
+        expect(commits).toHaveLength(3)
+      }),
   )
 
   it.effect("goes on with events appended after it caught up, and waitFor waits for them", () =>

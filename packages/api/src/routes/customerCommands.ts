@@ -12,12 +12,7 @@ import {
   encodeCustomerEvent,
   instantFromMillis,
 } from "@relata/domain"
-import {
-  customerCardAsOf,
-  customerCardProjectionName,
-  findDuplicateCandidates,
-  viewOf,
-} from "@relata/projections"
+import { customerCardProjectionName, findDuplicateCandidates, viewOf } from "@relata/projections"
 import { Clock, Effect, type ManagedRuntime } from "effect"
 import type { FastifyInstance } from "fastify"
 import { ApiCommandHandler } from "../ApiCommandHandler.ts"
@@ -28,6 +23,7 @@ import { type CommandRoute, commandRoutes, type RegisterLeadBody } from "../Comm
 import { CommandHeaders, CommandResult, etagOf, versionFromIfMatch } from "../HttpSchemas.ts"
 import { addRoute } from "../internal/route.ts"
 import { runEffect } from "../internal/runEffect.ts"
+import { LatestCards } from "../LatestCards.ts"
 import type { Metrics } from "../Metrics.ts"
 import { ProblemDocument } from "../Problem.ts"
 import { ProjectionProgress } from "../ProjectionProgress.ts"
@@ -186,7 +182,7 @@ const addCommandRoute = (
         // The card right after the command: the same fold the projection runs, at the command's position.
         Effect.flatMap((result) =>
           Effect.gen(function* () {
-            const card = yield* customerCardAsOf(yield* EventStore, customerId, { position: result.position })
+            const card = yield* (yield* LatestCards).atPosition(customerId, result.position)
             const now = instantFromMillis(yield* Clock.currentTimeMillis)
             return { result, card: card === undefined ? undefined : viewOf(card, now) }
           }),

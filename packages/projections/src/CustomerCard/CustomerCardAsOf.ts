@@ -40,6 +40,24 @@ export type CustomerCardAsOf =
   | { readonly position?: GlobalPosition; readonly recordedAt: Instant; readonly effectiveAt?: Instant }
   | { readonly position?: GlobalPosition; readonly recordedAt?: Instant; readonly effectiveAt: Instant }
 
+/** A stored event of the customer's stream as a CustomerEvent; StoredEventUnreadable if it is not one. */
+export const decodedCustomerEvent = (
+  streamId: string,
+  stored: RecordedEvent,
+): Effect.Effect<CustomerEvent, StoredEventUnreadable> => {
+  const decoded = decodeCustomerEvent(stored)
+  return Result.isSuccess(decoded)
+    ? Effect.succeed(decoded.success)
+    : Effect.fail(
+        new StoredEventUnreadable({
+          streamId,
+          version: stored.version,
+          type: stored.type,
+          cause: decoded.failure,
+        }),
+      )
+}
+
 /** The customer's card at the moment `asOf` names, or undefined if the customer did not exist then. */
 export const customerCardAsOf = (
   eventStore: EventStoreService,
@@ -53,16 +71,7 @@ export const customerCardAsOf = (
     const events: Array<{ readonly event: CustomerEvent; readonly recorded: RecordedEvent }> = []
     for (const stored of recorded) {
       if (asOf.position !== undefined && stored.position > asOf.position) continue
-      const decoded = decodeCustomerEvent(stored)
-      if (Result.isFailure(decoded)) {
-        return yield* new StoredEventUnreadable({
-          streamId,
-          version: stored.version,
-          type: stored.type,
-          cause: decoded.failure,
-        })
-      }
-      const event = decoded.success
+      const event = yield* decodedCustomerEvent(streamId, stored)
       if (asOf.recordedAt !== undefined && recordedAtOf(stored, event) > asOf.recordedAt) continue
       if (asOf.effectiveAt !== undefined && event.occurredAt > asOf.effectiveAt) continue
       events.push({ event, recorded: stored })
