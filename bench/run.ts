@@ -15,6 +15,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { heapLimits } from "@relata/api"
 
 interface Row {
   readonly name: string
@@ -47,6 +48,12 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const resultsDir = path.join(benchDir, "results")
 const docsFile = path.join(benchDir, "..", "docs", "benchmarks.md")
 const runs = Number(process.env.BENCH_RUNS ?? 3)
+// The suites that measure relata's own processes (its server, its projection rebuild) run with the
+// heap limits relata starts with; the library suites run as an embedding application would.
+const nodeFlags: Readonly<Record<string, ReadonlyArray<string>>> = {
+  http: heapLimits,
+  projections: heapLimits,
+}
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -78,7 +85,8 @@ const runSuite = (name: string): SuiteResult => {
   const samples: Array<SuiteRun> = []
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`bench ${name}: run ${run}/${runs}\n`)
-    const stdout = execFileSync(process.execPath, ["--expose-gc", path.join(benchDir, `${name}.bench.ts`)], {
+    const args = ["--expose-gc", ...(nodeFlags[name] ?? []), path.join(benchDir, `${name}.bench.ts`)]
+    const stdout = execFileSync(process.execPath, args, {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
       maxBuffer: 64 * 1024 * 1024,

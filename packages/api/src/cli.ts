@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16 --max-old-space-size=384
 /**
  * `relata`: the command line. `serve` is the main job (the HTTP API, with demo data and a token per
  * role on a fresh embedded store); `demo` seeds demo data; `projections run` is the projection

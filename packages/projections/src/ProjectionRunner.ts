@@ -146,7 +146,8 @@ export interface ProjectionRunnerConfig {
    * that arrive meanwhile wait and commit together: each commit costs about the same whatever it
    * holds (a transaction, the pages it rewrites, loading the documents), so under a steady stream
    * of appends one commit per few events would take the thread from the requests that make them.
-   * An event arriving after a quiet spell commits at once. 0 commits every arrival at once.
+   * An event arriving after a quiet spell, or while a `waitFor` waits for the projection
+   * (read-your-writes), commits at once. 0 commits every arrival at once.
    */
   readonly headCommitIntervalMs?: number
   /** Attempts after a store failure that can pass, before the projection stops. Default 5. */
@@ -268,6 +269,10 @@ interface Slot {
   lastRebuild: RebuildProgress | undefined
   /** Completed (and replaced) whenever the active checkpoint moves or a loop stops: wakes `waitFor`. */
   changed: Deferred.Deferred<void>
+  /** How many `waitFor` calls wait for the live loop: while any does, it commits what arrives at once. */
+  readersWaiting: number
+  /** Completed (and replaced) when a reader starts waiting: ends a commit interval early. */
+  readerArrived: Deferred.Deferred<void>
 }
 
 /** A failure inside a batch's transaction, at the `index`-th decoded event. */
@@ -588,8 +593,12 @@ export const makeProjectionRunner = (
         for (;;) {
           const chunk = yield* next
           if (chunk.length === 0) return
+          // Held back only while no reader waits for this loop (read-your-writes is not made slower).
+          const arrived = slot.readerArrived
           const wait = loop.lastCommitAt + headCommitIntervalMs - (yield* Clock.currentTimeMillis)
-          if (wait > 0) yield* Effect.sleep(wait)
+          if (wait > 0 && !(slot.live === loop && slot.readersWaiting > 0)) {
+            yield* Effect.race(Effect.sleep(wait), Deferred.await(arrived))
+          }
           // Behind the head (catching up, rebuilding), the store has more events ready: take chunks
           // until a batch is full, so that each transaction applies up to batchSize events rather
           // than the store's page. Each commit rewrites every index page the batch touched, so
@@ -704,6 +713,8 @@ export const makeProjectionRunner = (
           rebuild: undefined,
           lastRebuild: undefined,
           changed: Deferred.makeUnsafe<void>(),
+          readersWaiting: 0,
+          readerArrived: Deferred.makeUnsafe<void>(),
         }
         if (active !== undefined && active.version === projection.version) {
           const attached = yield* readModels.attach(projection, active.generation)
@@ -794,12 +805,30 @@ export const makeProjectionRunner = (
         return statusOfSlot(slot, head, yield* Clock.currentTimeMillis)
       })
 
-    const waitForSlot = (slot: Slot, position: GlobalPosition): Effect.Effect<void, ProjectionFailed> =>
+    const awaitCheckpoint = (slot: Slot, position: GlobalPosition): Effect.Effect<void, ProjectionFailed> =>
       Effect.suspend(() => {
         if (slot.activeCheckpoint >= position) return Effect.void
         const failure = servingFailure(slot)
         if (failure !== undefined) return Effect.fail(failure)
-        return Effect.andThen(Deferred.await(slot.changed), waitForSlot(slot, position))
+        return Effect.andThen(Deferred.await(slot.changed), awaitCheckpoint(slot, position))
+      })
+
+    const waitForSlot = (slot: Slot, position: GlobalPosition): Effect.Effect<void, ProjectionFailed> =>
+      Effect.suspend(() => {
+        if (slot.activeCheckpoint >= position) return Effect.void
+        return Effect.acquireUseRelease(
+          Effect.sync(() => {
+            slot.readersWaiting++
+            const arrived = slot.readerArrived
+            slot.readerArrived = Deferred.makeUnsafe<void>()
+            Deferred.doneUnsafe(arrived, Effect.void)
+          }),
+          () => awaitCheckpoint(slot, position),
+          () =>
+            Effect.sync(() => {
+              slot.readersWaiting--
+            }),
+        )
       })
 
     const waitFor: ProjectionRunnerService["waitFor"] = (position, options) =>
