@@ -2,8 +2,8 @@
  * The V8 heap limits `relata` runs with (decision 0020). V8 sizes its heap from the machine's memory:
  * on a 24 GiB machine it lets the old generation grow to hundreds of megabytes before collecting
  * and keeps a 128 MB young generation, so a projection rebuild, which allocates fast but holds
- * little (about 80 MB live), peaked near 600 MB. With these limits V8 collects sooner, at the same
- * speed, and a 1,000,000-event rebuild stays under 300 MB.
+ * little (about 80 MB live), peaked near 500-600 MB. With these limits V8 collects sooner, and a
+ * 1,000,000-event rebuild into SQLite peaks at about 300 MB.
  *
  * Heap limits only take effect on Node's command line, so they are repeated where `relata` starts:
  * the `start` script in the root package.json and the shebang of cli.ts (a test keeps them equal to
